@@ -1,0 +1,126 @@
+"""M1 — networks memorize random labels (Zhang et al. 2017, "Understanding deep learning requires
+rethinking generalization", ICLR; Table 1 / Fig. 1a).
+
+Claim: an over-parameterized MLP trained without regularization reaches ~100% training accuracy
+even when the labels are random, while its test accuracy falls to chance; between true and random
+labels, test accuracy falls steadily with the fraction of corrupted labels.
+
+Setting: MNIST-1D generated offline, MLP 40-w-w-10 ReLU (PyTorch default init), Adam 1e-3,
+batch 128, no regularization, trained until train accuracy 1.0 (checked every epoch) or the epoch
+cap. Label noise p redraws exactly round(p·N) labels uniformly. Every (noise level, seed) pair is
+its own model; all of them train together in one batched run.
+
+Measured (cpu, 2 threads, 3 seeds each, tier as named; see CHANGELOG for the calibration):
+  smoke (w=256, 1000 train examples): every model fits (train acc 1.000); random-label test acc
+    TODO; Spearman(noise, test acc) TODO.
+  full (w=512, 4000 examples): PHENOMENA.md reports every run fits, steps to 100% 966 (true) and
+    1139 (random), random-label test acc 0.093–0.102.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+
+from harness.claims import Metric
+from harness.data import get_dataset, noisy_labels
+from harness.models import mlp
+from harness.stats import spearman
+from harness.train import TrainConfig, TrainData, train
+
+pytestmark = pytest.mark.memorization
+
+NOISE_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # fraction of redrawn labels (Zhang Fig. 1b)
+CHANCE = 0.1  # ten balanced classes
+
+
+@dataclass(frozen=True)
+class Config:
+    width: int  # hidden units in each of the two hidden layers
+    n_train: int  # training examples used (MNIST-1D has 4000)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=200, batch_size=128, lr=1e-3,
+                                                                    stop_at_train_acc=1.0))
+
+
+TIERS = {
+    # Smoke: a quarter of the data and half the width fit in ~50 epochs; evaluating every 2 epochs
+    # (half the evaluation cost, which was ~45% of the run) gives epochs_to_fit in steps of 2.
+    "smoke": Config(width=256, n_train=1000, train=TrainConfig(epochs=150, batch_size=128, lr=1e-3,
+                                                               stop_at_train_acc=1.0, eval_every=2)),
+    "full": Config(width=512, n_train=4000),
+}
+
+
+def member_seeds(seeds: list[int]) -> list[int]:
+    """One distinct trainer seed per (noise level, seed): level i, seed s → 1000·i + s."""
+    return [1000 * i + s for i in range(len(NOISE_LEVELS)) for s in seeds]
+
+
+def run(cfg: Config, device, seeds: list[int]) -> dict:
+    """Train every (noise level, seed) model; per noise level, one value per seed of
+    train_acc, test_acc and epochs_to_fit, plus test-accuracy learning curves."""
+    data = get_dataset("mnist1d", device).subset(n_train=cfg.n_train)
+    labels = torch.stack([noisy_labels(data.y, p, data.num_classes, s)[0] for p in NOISE_LEVELS for s in seeds])
+    result = train(lambda: mlp([40, cfg.width, cfg.width, 10]), TrainData.of(data, y=labels),
+                   member_seeds(seeds), cfg.train, device)
+    train_acc = result.accuracy(data.x, labels).cpu().numpy()
+    test_acc = result.accuracy(data.x_test, data.y_test).cpu().numpy()
+    epochs = result.epochs_run.numpy().astype(float)
+    n = len(seeds)
+    return {
+        p: {"train_acc": train_acc[i * n:(i + 1) * n], "test_acc": test_acc[i * n:(i + 1) * n],
+            "epochs_to_fit": epochs[i * n:(i + 1) * n],
+            "test_curve": result.curves["test_acc"][i * n:(i + 1) * n].numpy()}
+        for i, p in enumerate(NOISE_LEVELS)
+    }
+
+
+@pytest.fixture(scope="module")
+def sweep(device, tier, seeds):
+    return run(TIERS[tier], device, seeds)
+
+
+NOISE_METRICS = {
+    "train_acc": Metric("higher", abs_tol=0.01),
+    "test_acc": Metric("target", abs_tol=0.03),  # a drift either way is a change in generalization
+    "epochs_to_fit": Metric("lower", abs_tol=5),
+}
+
+
+@pytest.mark.parametrize("noise", NOISE_LEVELS, ids=lambda p: f"noise={p}")
+def test_label_noise_is_memorized(sweep, noise, claim, tier):
+    """Every noise level is fitted to ≥ 99% train accuracy; fully random labels test at chance."""
+    claim.record(sweep[noise], NOISE_METRICS, config=TIERS[tier])
+    claim.at_least("train_acc", 0.99)
+    if noise == 1.0:
+        claim.below("test_acc", 0.2)  # chance is 0.1; Zhang: random-label test error ≈ 90%
+    else:
+        claim.above("test_acc", CHANCE)  # some true labels remain: better than chance
+    claim.curve("test_acc_by_epoch", np.arange(1, sweep[noise]["test_curve"].shape[1] + 1),
+                sweep[noise]["test_curve"], xlabel="epoch", ylabel="test accuracy")
+
+
+def test_test_accuracy_falls_with_noise(sweep, claim, tier, seeds):
+    """Test accuracy decreases monotonically with label noise (Spearman ≤ −0.9 per seed, on the mean)."""
+    test_acc = np.stack([sweep[p]["test_acc"] for p in NOISE_LEVELS])  # [levels, seeds]
+    rho = np.array([spearman(NOISE_LEVELS, test_acc[:, i]) for i in range(len(seeds))])
+    claim.record({"spearman_noise_test_acc": rho}, {"spearman_noise_test_acc": Metric("lower", abs_tol=0.1)},
+                 config=TIERS[tier])
+    claim.at_most("spearman_noise_test_acc", -0.9)
+    claim.curve("test_acc_vs_noise", NOISE_LEVELS, test_acc.T, xlabel="label noise", ylabel="test accuracy")
+
+
+def test_epoch_time(bench, claim, device, tier, seeds):
+    """Times one epoch of the batched random-label training (all seeds at once) at this tier's size."""
+    cfg = TIERS[tier]
+    data = get_dataset("mnist1d", device).subset(n_train=cfg.n_train)
+    labels = torch.stack([noisy_labels(data.y, 1.0, data.num_classes, s)[0] for s in seeds])
+    one_epoch = TrainConfig(epochs=1, batch_size=cfg.train.batch_size, lr=cfg.train.lr)
+    result = bench(lambda: train(lambda: mlp([40, cfg.width, cfg.width, 10]), TrainData.of(data, y=labels),
+                                 seeds, one_epoch, device))
+    claim.record({"first_epoch_train_acc": result.curves["train_acc"][:, 0]},
+                 {"first_epoch_train_acc": Metric("target", abs_tol=0.05)}, config=cfg)
+    claim.below("first_epoch_train_acc", 0.5)  # one epoch cannot memorize random labels

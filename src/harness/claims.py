@@ -1,0 +1,87 @@
+"""Claim checks: a paper's quantitative statement tested on per-seed values, as a sentence.
+
+Each check returns a Verdict. Verdicts never raise; the plugin gathers them and fails the test
+once, with every failing sentence, so one run shows all the claims that broke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.stats import Summary, fmt, paired_greater, welch_greater
+
+DIRECTIONS = ("higher", "lower", "target")
+MIN_N_FOR_TEST = 5  # below this many seeds a one-sided test has too little power to be a gate
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a metric is judged against its baseline: which way is better, and the smallest tolerance."""
+
+    direction: str
+    abs_tol: float
+
+    def __post_init__(self):
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"unknown direction {self.direction!r}; use one of {', '.join(DIRECTIONS)}")
+        if not self.abs_tol >= 0:
+            raise ValueError(f"abs_tol must be ≥ 0, got {self.abs_tol!r}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of one check. passed=None means the check did not run (the sentence says why)."""
+
+    kind: str  # "claim" or "baseline"
+    name: str
+    passed: bool | None
+    sentence: str
+    metric: str | None = None  # the one metric the check is about, for the table; None if several
+
+    @property
+    def label(self) -> str:
+        return {True: "ok", False: "FAIL", None: "skipped"}[self.passed]
+
+
+def threshold(where: str, metric: str, summary: Summary, op: str, bound: float, *, strict: bool) -> Verdict:
+    """mean ≥ bound (op '>=') or mean ≤ / < bound; with strict, the one-sided 95% bound must hold too."""
+    if op in (">=", ">"):
+        statistic = summary.lower_bound() if strict else summary.mean
+    elif op in ("<=", "<"):
+        statistic = summary.upper_bound() if strict else summary.mean
+    else:
+        raise ValueError(f"unknown comparison {op!r}")
+    passed = {">=": statistic >= bound, ">": statistic > bound,
+              "<=": statistic <= bound, "<": statistic < bound}[op]
+    on = "the one-sided 95% bound of the mean" if strict else "the mean"
+    sentence = (f"{where} {metric}: observed {summary}, expected {op} {fmt(bound)} on {on}"
+                f" ({fmt(statistic)})")
+    return Verdict("claim", f"{op} {fmt(bound)}", bool(passed), sentence, metric)
+
+
+def per_seed(where: str, metric: str, values, low: float | None, high: float | None) -> Verdict:
+    """Every seed's value within [low, high] (either end may be open)."""
+    bad = [v for v in values if (low is not None and v < low) or (high is not None and v > high)]
+    band = f"[{fmt(low) if low is not None else '-inf'}, {fmt(high) if high is not None else 'inf'}]"
+    sentence = (f"{where} {metric}: per-seed values {[fmt(v) for v in values]}, expected every seed in {band}"
+                + (f"; {len(bad)} outside" if bad else ""))
+    return Verdict("claim", f"each in {band}", not bad, sentence, metric)
+
+
+def difference(where: str, name_a: str, a, name_b: str, b, margin: float, *, paired: bool) -> Verdict:
+    """mean(a) - mean(b) > margin, and, with ≥ MIN_N_FOR_TEST seeds, a one-sided test at p < 0.05."""
+    diff = float(sum(a) / len(a) - sum(b) / len(b))
+    passed = diff > margin
+    test = ""
+    if min(len(a), len(b)) >= MIN_N_FOR_TEST:
+        p = paired_greater(a, b, margin) if paired else welch_greater(a, b, margin)
+        passed = passed and p < 0.05
+        test = f", one-sided {'paired t' if paired else 'Welch'} p={p:.3g} (need < 0.05)"
+    sentence = (f"{where} {name_a} − {name_b}: observed {fmt(diff)} (n={len(a)}/{len(b)}), "
+                f"expected > {fmt(margin)}{test}")
+    return Verdict("claim", f"{name_a} − {name_b} > {fmt(margin)}", passed, sentence)
+
+
+def custom(where: str, name: str, passed: bool, observed: str, expected: str) -> Verdict:
+    """Any other claim (monotone curves, rank correlations...): the caller computes, we word it."""
+    return Verdict("claim", name, bool(passed), f"{where} {name}: observed {observed}, expected {expected}")

@@ -1,0 +1,367 @@
+"""The pytest plugin: options, markers, fixtures, the baseline check, and the session's outputs.
+
+Loaded by the root conftest.py (`pytest_plugins = ["harness.plugin"]`). A benchmark test asks for
+`claim` (records metrics and claims), `bench` (times a unit), `device`, `tier` and `seeds`.
+After the test body returns, the plugin compares the metrics with the stored baseline for this
+device class and fails the test once with every failing sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from tabulate import tabulate
+
+from harness import baselines, devices, report
+from harness.stats import fmt
+from harness.claims import Verdict
+from harness.recorder import ClaimBook
+from harness.timing import benchmark_rounds, summarize_rounds, synced
+
+GROUPS = {
+    "memorization": "Zhang et al. 2017: memorization and generalization",
+    "compression": "Han et al., Hinton et al., Frankle & Carbin: pruning, quantization, distillation",
+    "adversarial": "Szegedy, Goodfellow, Nguyen, Madry: adversarial examples",
+    "landscape": "Goodfellow, Li, Keskar, Dauphin, Saxe: loss landscapes",
+    "initialization": "Glorot, He, Erhan, Yosinski: initialization, order, pretraining, transfer",
+    "forgetting": "McCloskey & Cohen, Kirkpatrick, Serrà: catastrophic forgetting",
+    "gradient_failures": "Shalev-Shwartz, Shamir & Shammah 2017: failures of gradient-based learning",
+    "architecture": "Veit et al. 2016: residual networks as ensembles",
+    "perf": "the harness's own performance",
+}
+TIER_SEEDS = {"smoke": 3, "full": 5}
+RECORD_KEY = "harness"
+SESSION = pytest.StashKey["HarnessSession"]()
+BOOK = pytest.StashKey[ClaimBook]()
+
+
+class BaselineWarning(UserWarning):
+    """A baseline check could not run (no entry for this device class)."""
+
+
+@dataclasses.dataclass
+class HarnessSession:
+    device: torch.device
+    device_class: str
+    tier: str
+    n_seeds: int
+    baselines_dir: Path
+    results_dir: Path
+    update: bool
+    require: bool
+    records: list = dataclasses.field(default_factory=list)
+    written: list = dataclasses.field(default_factory=list)  # (path, key, before, after) of updates
+    outputs: list = dataclasses.field(default_factory=list)
+
+    def pytest_runtest_logreport(self, report):
+        """Collect records from call reports: on the controller under xdist, reports carry them."""
+        if report.when == "call":
+            for key, value in report.user_properties:
+                if key == RECORD_KEY:
+                    self.records.append({**value, "outcome": report.outcome})
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, got {text!r}")
+    return value
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("harness", "deep-learning phenomena harness")
+    group.addoption("--device", default="cpu", metavar="{auto,cpu,cuda,cuda:N,mps}",
+                    help="device to train on; an absent device is a usage error (default: %(default)s)")
+    group.addoption("--tier", default="smoke", choices=("smoke", "full"),
+                    help="smoke: minutes on 2 CPU cores; full: paper-closer sizes, more seeds (default: %(default)s)")
+    group.addoption("--seeds", type=_positive_int, default=None, metavar="N",
+                    help="seeds per phenomenon, overriding the tier's count (default: smoke 3, full 5)")
+    group.addoption("--update-baselines", action="store_true", default=False,
+                    help="rewrite the baselines of the selected tests for this device class (default: off; never in CI)")
+    group.addoption("--require-baselines", action="store_true", default=False,
+                    help="fail a test whose baseline is missing instead of skipping the check (default: off)")
+    group.addoption("--results-dir", default=".harness/runs", metavar="DIR",
+                    help="where the run record JSON and Markdown summary go (default: %(default)s)")
+    group.addoption("--baselines-dir", default="baselines", metavar="DIR",
+                    help="root of the YAML baseline store, relative to the rootdir (default: %(default)s)")
+
+
+def pytest_configure(config):
+    for name, about in GROUPS.items():
+        config.addinivalue_line("markers", f"{name}: {about}")
+    config.addinivalue_line("markers", "full_only: runs only with --tier full")
+    config.addinivalue_line("markers", "gpu_only: runs only with --device cuda")
+    if config.option.help or config.option.version:
+        return
+    opt = config.option
+    try:
+        device = devices.resolve_device(opt.device)
+    except devices.DeviceUnavailable as err:
+        raise pytest.UsageError(str(err)) from err
+    if opt.update_baselines and os.environ.get("CI"):
+        raise pytest.UsageError("--update-baselines never runs in CI (CI is set): record baselines on a "
+                                "developer machine and review them like code")
+    if opt.update_baselines and opt.require_baselines:
+        raise pytest.UsageError("--update-baselines and --require-baselines contradict each other; pick one")
+    root = Path(config.rootpath)
+    results_dir = _writable_dir(root / opt.results_dir, "--results-dir")
+    # Denormal floats make CPU elementwise ops (Adam's second moment) several times slower;
+    # flushing them changes values below 1e-38 only.
+    torch.set_flush_denormal(True)
+    session = HarnessSession(
+        device=device, device_class=devices.device_class(device), tier=opt.tier,
+        n_seeds=opt.seeds or TIER_SEEDS[opt.tier], baselines_dir=root / opt.baselines_dir,
+        results_dir=results_dir, update=opt.update_baselines, require=opt.require_baselines)
+    config.stash[SESSION] = session
+    config.pluginmanager.register(session, "harness-session")
+
+
+def pytest_unconfigure(config):
+    session = config.stash.get(SESSION, None)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+
+
+def _writable_dir(path: Path, option: str) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise pytest.UsageError(f"{option} {path} is not a writable directory ({err.strerror}); "
+                                f"choose another with {option} DIR") from err
+    return path
+
+
+def pytest_report_header(config):
+    s = config.stash.get(SESSION, None)
+    if s is not None:
+        return [f"harness: device {s.device} (class {s.device_class}), tier {s.tier}, {s.n_seeds} seeds"
+                + (", updating baselines" if s.update else "")]
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    s = config.stash.get(SESSION, None)
+    if s is None:
+        return
+    for item in items:
+        if item.get_closest_marker("full_only") and s.tier != "full":
+            item.add_marker(pytest.mark.skip(reason="needs --tier full"))
+        if item.get_closest_marker("gpu_only") and s.device.type != "cuda":
+            item.add_marker(pytest.mark.skip(reason="needs --device cuda"))
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def harness_session(pytestconfig) -> HarnessSession:
+    return pytestconfig.stash[SESSION]
+
+
+@pytest.fixture(scope="session")
+def device(harness_session) -> torch.device:
+    """The torch.device chosen by --device."""
+    return harness_session.device
+
+
+@pytest.fixture(scope="session")
+def tier(harness_session) -> str:
+    """'smoke' or 'full' (--tier)."""
+    return harness_session.tier
+
+
+@pytest.fixture(scope="session")
+def seeds(harness_session) -> list[int]:
+    """Seeds 0..N-1: N from --seeds, else the tier's default."""
+    return list(range(harness_session.n_seeds))
+
+
+@pytest.fixture
+def claim(request, harness_session) -> ClaimBook:
+    """Record metrics and state claims; checked (with the baseline) when the test body returns."""
+    book = ClaimBook(_where(request.node), harness_session.tier, list(range(harness_session.n_seeds)))
+    request.node.stash[BOOK] = book
+    return book
+
+
+@pytest.fixture
+def bench(request, benchmark, device, claim):
+    """bench(fn, rounds=5, warmup=1): time a representative unit through pytest-benchmark,
+    synchronising the device after each call; the time lands in the record and baseline."""
+    def run(fn, *, rounds: int = 5, warmup: int = 1):
+        result = benchmark.pedantic(synced(fn, device), rounds=rounds, warmup_rounds=warmup, iterations=1)
+        timed = benchmark_rounds(benchmark)
+        claim.time_s = summarize_rounds(timed) if timed else None
+        return result
+    return run
+
+
+# --- the baseline check and the record, after each test body --------------------------------
+
+def _where(item) -> str:
+    """'memorization/random_labels[noise=0.2]' from the node id."""
+    path = Path(str(item.path))
+    name = path.stem.removeprefix("test_")
+    params = f"[{item.callspec.id}]" if hasattr(item, "callspec") else ""
+    func = item.originalname.removeprefix("test_") if hasattr(item, "originalname") else item.name
+    return f"{path.parent.name}/{name}::{func}{params}"
+
+
+def baseline_key(item, tier: str) -> str:
+    """'test_random_labels.py::test_memorizes[noise=0.2-smoke]': the entry's key in the group file."""
+    base = f"{Path(str(item.path)).name}::{item.originalname}"
+    params = f"{item.callspec.id}-" if hasattr(item, "callspec") else ""
+    return f"{base}[{params}{tier}]"
+
+
+def _group(item) -> str:
+    groups = [m.name for m in item.iter_markers() if m.name in GROUPS]
+    if len(set(groups)) != 1:
+        raise pytest.UsageError(f"{item.nodeid}: a test that records claims needs exactly one group marker "
+                                f"(found {sorted(set(groups)) or 'none'}); add e.g. "
+                                f"`pytestmark = pytest.mark.memorization` to the module")
+    return groups[0]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        result = yield
+    except BaseException:
+        _attach_record(item, extra_verdicts=[])
+        raise
+    book = item.stash.get(BOOK, None)
+    if book is None:
+        return result
+    if book.metrics and not book.claim_verdicts():
+        pytest.fail(f"{book.where} records metrics but asserts no claim: a benchmark must state "
+                    "what the paper claims (claim.at_least, claim.greater, ...)", pytrace=False)
+    baseline_verdicts = _check_baseline(item, book)
+    _attach_record(item, baseline_verdicts)
+    failures = [v.sentence for v in book.failures() + baseline_verdicts if v.passed is False]
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)
+    return result
+
+
+def _check_baseline(item, book: ClaimBook) -> list[Verdict]:
+    s: HarnessSession = item.config.stash[SESSION]
+    if s.update or not book.metrics:
+        return []
+    group, key = _group(item), baseline_key(item, s.tier)
+    path = baselines.group_path(s.baselines_dir, s.device_class, group)
+    try:
+        entry = baselines.load(path, s.device_class).get(key)
+    except baselines.BaselineError as err:
+        raise pytest.UsageError(str(err)) from err
+    if entry is None:
+        sentence = (f"{book.where}: no baseline for {s.device_class} in {path.relative_to(item.config.rootpath)} "
+                    f"— record with `harness baselines update -k \"{item.name}\" --device {s.device}`")
+        if s.require:
+            return [Verdict("baseline", "present", False, sentence + " (--require-baselines)")]
+        warnings.warn(BaselineWarning(sentence), stacklevel=1)
+        return [Verdict("baseline", name, None, sentence, name) for name in book.metrics]
+    item.stash[_BASELINE_ENTRY] = entry
+    return baselines.compare(book.where, entry, book.metrics, book.specs, s.device_class)
+
+
+_BASELINE_ENTRY = pytest.StashKey[dict]()
+
+
+def _attach_record(item, extra_verdicts: list[Verdict]) -> None:
+    book = item.stash.get(BOOK, None)
+    if book is None:
+        return
+    s: HarnessSession = item.config.stash[SESSION]
+    entry = item.stash.get(_BASELINE_ENTRY, None)
+    stored = (entry or {}).get("metrics", {})
+    git = report.git_state(Path(item.config.rootpath))
+    record = {
+        "nodeid": item.nodeid, "where": book.where, "group": _group(item), "key": baseline_key(item, s.tier),
+        "tier": s.tier, "seeds": book.seeds, "config": book.config,
+        "metrics": {name: report.metric_record(values, book.specs[name], stored.get(name, {}).get("mean"))
+                    for name, values in book.metrics.items()},
+        "verdicts": [dataclasses.asdict(v) for v in book.verdicts + extra_verdicts],
+        "time_s": book.time_s, "baseline_time_s": (entry or {}).get("time_s", {}).get("median"),
+        "curves": book.curves, "extras": book.extras,
+        "recorded": {"commit": git["commit"], "dirty": git["dirty"], "date": report.utc_now()[:10],
+                     "torch": torch.__version__, "python": devices.describe(s.device)["python"],
+                     "device": devices.describe_short(s.device), "tier": s.tier},
+    }
+    item.user_properties.append((RECORD_KEY, record))
+
+
+@pytest.hookimpl
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    s = config.stash.get(SESSION, None)
+    if s is None or hasattr(config, "workerinput"):
+        return  # xdist workers leave writing to the controller
+    if s.update:
+        _write_baselines(config, s)
+    if s.records:
+        record = _run_record(config, s)
+        s.outputs = list(report.write_run_record(s.results_dir, record))
+
+
+def _write_baselines(config, s: HarnessSession) -> None:
+    by_file: dict[Path, dict] = {}
+    for rec in s.records:
+        if rec["outcome"] != "passed" or not rec["metrics"]:
+            continue  # a failing claim is not a baseline to keep
+        path = baselines.group_path(s.baselines_dir, s.device_class, rec["group"])
+        by_file.setdefault(path, {})[rec["key"]] = baselines.make_entry(rec)
+    for path, entries in sorted(by_file.items()):
+        before = baselines.write_entries(path, s.device_class, entries)
+        for key, entry in entries.items():
+            s.written.append((path, key, before[key], entry))
+
+
+def _run_record(config, s: HarnessSession) -> dict:
+    counts = {"passed": 0, "failed": 0}
+    for rec in s.records:
+        counts["passed" if rec["outcome"] == "passed" else "failed"] += 1
+    return {
+        "schema": report.RECORD_SCHEMA, "created": report.utc_now(), "git": report.git_state(Path(config.rootpath)),
+        "env": devices.describe(s.device), "tier": s.tier, "n_seeds": s.n_seeds,
+        "args": list(config.invocation_params.args), "counts": counts,
+        "tests": sorted(s.records, key=lambda r: r["nodeid"]),
+    }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    s = config.stash.get(SESSION, None)
+    if s is None or not s.records:
+        return
+    tr = terminalreporter
+    tr.write_sep("=", f"deep-learning phenomena ({s.device_class}, tier {s.tier})")
+    tr.write_line(report.terminal_table(sorted(s.records, key=lambda r: r["nodeid"])))
+    for line in report.slow_tests(s.records):
+        tr.write_line(f"warning: slower than baseline: {line}", yellow=True)
+    if s.written:
+        tr.write_sep("-", "baselines updated (before → after)")
+        tr.write_line(_update_table(s.written, Path(config.rootpath)))
+    for path in s.outputs:
+        tr.write_line(f"harness: wrote {path}")
+
+
+def _update_table(written: list, root: Path) -> str:
+    rows = []
+    for path, key, before, after in written:
+        for name, m in after["metrics"].items():
+            old = (before or {}).get("metrics", {}).get(name)
+            was = f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)"
+            rows.append([path.relative_to(root) if path.is_relative_to(root) else path, key, name, was,
+                         f"{fmt(m['mean'])} ± {fmt(m['std'])}"])
+    return tabulate(rows, headers=["file", "entry", "metric", "before", "after"], tablefmt="simple")

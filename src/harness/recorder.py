@@ -1,0 +1,128 @@
+"""What a benchmark test talks to: the `claim` fixture's object.
+
+A test records its per-seed metrics (with a direction and tolerance each), states the paper's
+claims about them, and times a representative unit. Checks never raise here: the plugin fails the
+test once, after the body returns, with every failing sentence and the baseline comparison.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from harness import claims
+from harness.claims import Metric, Verdict
+from harness.stats import NonFiniteMetric, as_values, summarize
+
+
+class ClaimBook:
+    """Per-test record of metrics, claim verdicts, config, curves and timing."""
+
+    def __init__(self, where: str, tier: str, seeds: list[int]):
+        self.where, self.tier, self.seeds = where, tier, list(seeds)
+        self.metrics: dict[str, np.ndarray] = {}
+        self.specs: dict[str, Metric] = {}
+        self.verdicts: list[Verdict] = []
+        self.config: dict = {}
+        self.curves: dict = {}
+        self.extras: dict = {}
+        self.time_s: dict | None = None
+
+    # --- recording -------------------------------------------------------------------------
+    def record(self, values: dict, specs: dict[str, Metric], config=None) -> None:
+        """Store per-seed values for each metric in `specs` (one value per seed each).
+
+        A NaN/inf metric becomes a failing verdict (and is never stored in a baseline); a value
+        without a spec is an error, so every stored metric has a direction and tolerance.
+        """
+        missing = set(specs) - set(values)
+        if missing:
+            raise KeyError(f"{self.where}: metrics {sorted(missing)} declared but not in the results")
+        for name, spec in specs.items():
+            try:
+                self.metrics[name] = as_values(values[name], f"{self.where} {name}")
+            except NonFiniteMetric as err:
+                self.verdicts.append(Verdict("claim", "finite", False, str(err), name))
+                continue
+            self.specs[name] = spec
+        if config is not None:
+            self.config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+
+    def curve(self, name: str, x, y, *, xlabel: str, ylabel: str) -> None:
+        """A curve for the report (`y` one row per seed, or one row): learning curves, sweeps."""
+        self.curves[name] = {"x": _plain(x), "y": _plain(y), "xlabel": xlabel, "ylabel": ylabel}
+
+    def note(self, name: str, value) -> None:
+        """Anything else worth keeping in the run record (a matrix, a table), not compared."""
+        self.extras[name] = _plain(value)
+
+    def values(self, metric: str) -> np.ndarray:
+        if metric not in self.metrics:
+            raise KeyError(f"{self.where}: no metric {metric!r} recorded (have {sorted(self.metrics)})")
+        return self.metrics[metric]
+
+    # --- claims ----------------------------------------------------------------------------
+    @property
+    def strict(self) -> bool:
+        """In the full tier thresholds must hold on the one-sided 95% bound, not only the mean."""
+        return self.tier == "full"
+
+    def _threshold(self, metric, op, bound):
+        if metric not in self.metrics:
+            return None  # already failed as non-finite
+        verdict = claims.threshold(self.where, metric, summarize(self.values(metric), metric), op, bound,
+                                   strict=self.strict)
+        self.verdicts.append(verdict)
+        return verdict
+
+    def at_least(self, metric: str, bound: float) -> Verdict:
+        return self._threshold(metric, ">=", bound)
+
+    def above(self, metric: str, bound: float) -> Verdict:
+        return self._threshold(metric, ">", bound)
+
+    def at_most(self, metric: str, bound: float) -> Verdict:
+        return self._threshold(metric, "<=", bound)
+
+    def below(self, metric: str, bound: float) -> Verdict:
+        return self._threshold(metric, "<", bound)
+
+    def each_within(self, metric: str, low: float | None = None, high: float | None = None) -> Verdict:
+        verdict = claims.per_seed(self.where, metric, self.values(metric).tolist(), low, high)
+        self.verdicts.append(verdict)
+        return verdict
+
+    def greater(self, metric_a: str, metric_b: str, margin: float = 0.0, *, paired: bool = False) -> Verdict:
+        verdict = claims.difference(self.where, metric_a, self.values(metric_a).tolist(), metric_b,
+                                    self.values(metric_b).tolist(), margin, paired=paired)
+        self.verdicts.append(verdict)
+        return verdict
+
+    def check(self, name: str, passed: bool, observed: str, expected: str) -> Verdict:
+        verdict = claims.custom(self.where, name, passed, observed, expected)
+        self.verdicts.append(verdict)
+        return verdict
+
+    # --- outcome ---------------------------------------------------------------------------
+    def claim_verdicts(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.kind == "claim"]
+
+    def failures(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.passed is False]
+
+
+def _plain(value):
+    """Tensors/arrays → nested lists of floats (NaN → None) for JSON."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,125 @@
+"""Statistics over seeds: summaries, one-sided bounds and tests (scipy), regression tolerance.
+
+A metric is one value per seed. Everything here takes a 1-D sequence of floats and refuses
+NaN/inf, because a non-finite metric is a failed run, never a number to average.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+
+class NonFiniteMetric(ValueError):
+    """A metric has NaN or inf among its per-seed values."""
+
+
+def as_values(values, name: str = "metric") -> np.ndarray:
+    """Per-seed values as a 1-D float64 array; raises NonFiniteMetric on NaN/inf."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    array = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name}: expected one value per seed (a non-empty 1-D sequence), got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise NonFiniteMetric(f"{name} is not finite: {array.tolist()} — the run diverged or a metric divided by zero")
+    return array
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample std (ddof=1; 0 for one seed) and n of per-seed values."""
+
+    mean: float
+    std: float
+    n: int
+
+    def sem(self) -> float:
+        return self.std / math.sqrt(self.n)
+
+    def ci_halfwidth(self, confidence: float = 0.95) -> float:
+        """Half-width of the two-sided t confidence interval of the mean (0 for one seed)."""
+        if self.n < 2:
+            return 0.0
+        return float(sps.t.ppf(0.5 + confidence / 2, self.n - 1) * self.sem())
+
+    def lower_bound(self, confidence: float = 0.95) -> float:
+        """One-sided lower t bound of the mean (the mean itself for one seed)."""
+        if self.n < 2:
+            return self.mean
+        return float(self.mean - sps.t.ppf(confidence, self.n - 1) * self.sem())
+
+    def upper_bound(self, confidence: float = 0.95) -> float:
+        if self.n < 2:
+            return self.mean
+        return float(self.mean + sps.t.ppf(confidence, self.n - 1) * self.sem())
+
+    def __str__(self) -> str:
+        return f"{fmt(self.mean)} ± {fmt(self.std)} (n={self.n})"
+
+
+def summarize(values, name: str = "metric") -> Summary:
+    array = as_values(values, name)
+    std = float(array.std(ddof=1)) if array.size > 1 else 0.0
+    return Summary(mean=float(array.mean()), std=std, n=int(array.size))
+
+
+def fmt(x: float) -> str:
+    """Three significant digits, plain for everyday magnitudes, scientific otherwise."""
+    if x == 0 or 1e-3 <= abs(x) < 1e4:
+        return f"{x:.3g}" if abs(x) >= 1 else f"{x:.3f}"
+    return f"{x:.2e}"
+
+
+def welch_greater(a, b, margin: float = 0.0) -> float:
+    """One-sided Welch p-value for mean(a) - mean(b) > margin."""
+    a, b = as_values(a, "a"), as_values(b, "b")
+    if a.size < 2 or b.size < 2:
+        raise ValueError("Welch's test needs at least two values on each side")
+    if np.all(a - margin == a[0] - margin) and np.all(b == b[0]):
+        # Zero variance on both sides: the difference is exact, the test undefined.
+        return 0.0 if a[0] - margin > b[0] else 1.0
+    return float(sps.ttest_ind(a - margin, b, equal_var=False, alternative="greater").pvalue)
+
+
+def paired_greater(a, b, margin: float = 0.0) -> float:
+    """One-sided paired t p-value for mean(a - b) > margin (seeds paired by position)."""
+    diff = as_values(a, "a") - as_values(b, "b") - margin
+    if diff.size < 2:
+        raise ValueError("a paired test needs at least two pairs")
+    if np.all(diff == diff[0]):
+        return 0.0 if diff[0] > 0 else 1.0
+    return float(sps.ttest_1samp(diff, 0.0, alternative="greater").pvalue)
+
+
+def mann_whitney_greater(a, b) -> float:
+    """One-sided Mann-Whitney U p-value that values in a tend to exceed those in b (timing rounds)."""
+    return float(sps.mannwhitneyu(as_values(a, "a"), as_values(b, "b"), alternative="greater").pvalue)
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation of two equally long sequences."""
+    x, y = as_values(x, "x"), as_values(y, "y")
+    if x.size != y.size or x.size < 3:
+        raise ValueError(f"spearman needs two sequences of equal length ≥ 3, got {x.size} and {y.size}")
+    return float(sps.spearmanr(x, y).statistic)
+
+
+def pooled_std(a: Summary, b: Summary) -> float:
+    """Pooled standard deviation of two samples (0 when neither has spread)."""
+    dof = a.n + b.n - 2
+    if dof <= 0:
+        return max(a.std, b.std)
+    return math.sqrt(((a.n - 1) * a.std**2 + (b.n - 1) * b.std**2) / dof)
+
+
+def regression_tolerance(base: Summary, new: Summary, abs_tol: float, k: float = 3.0) -> float:
+    """How far the new mean may move the wrong way before it is a regression.
+
+    max(abs_tol, k·σ_pooled·sqrt(1/n_base + 1/n_new)): the second term is k standard errors of the
+    difference of two means, so a noisy metric earns a wider band and a quiet one keeps abs_tol.
+    """
+    return max(abs_tol, k * pooled_std(base, new) * math.sqrt(1 / base.n + 1 / new.n))

@@ -1,0 +1,68 @@
+"""Honest timing: synchronise the device, warm up, time one representative unit through
+pytest-benchmark, and probe the matmul peak that throughput is reported against."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from harness.devices import synchronize
+
+
+def synced(fn, device: torch.device):
+    """fn followed by a device synchronisation, so a host timer sees finished work.
+
+    Each timed round ends synchronised, so the next one starts with an empty queue: together this
+    is what a syncing timer would measure, and it works with pytest-benchmark's own timer.
+    """
+    def unit(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        synchronize(device)
+        return result
+    return unit
+
+
+def summarize_rounds(rounds: list[float]) -> dict:
+    """median, inter-quartile range and the raw rounds (seconds), as stored in records."""
+    q = statistics.quantiles(rounds, n=4) if len(rounds) > 1 else [rounds[0]] * 3
+    return {"median": statistics.median(rounds), "iqr": q[2] - q[0], "rounds": list(rounds)}
+
+
+def benchmark_rounds(benchmark) -> list[float] | None:
+    """The timed rounds pytest-benchmark collected, or None when timing is disabled."""
+    stats = getattr(benchmark, "stats", None)
+    if stats is None or getattr(benchmark, "disabled", False):
+        return None
+    return list(stats.stats.data)
+
+
+def time_rounds(fn, device: torch.device, rounds: int, warmup: int = 1) -> list[float]:
+    """Seconds per call of fn over `rounds` synchronised calls after `warmup` untimed ones.
+
+    For measurements inside a benchmark's own computation (e.g. a speed-up ratio, both sides
+    timed in the same run); the test's representative unit goes through pytest-benchmark.
+    """
+    unit = synced(fn, device)
+    for _ in range(warmup):
+        unit()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        unit()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def matmul_peak_flops(device: torch.device, n: int | None = None, dtype=torch.float32, rounds: int = 5) -> float:
+    """Measured FLOP/s of an n×n matmul (median of rounds): the ceiling throughput is judged by.
+
+    n defaults to 2048 on the CPU (the rate plateaus there: 72→123 GFLOP/s from n=256 to 2048 on
+    the 2-core CI machine) and 8192 on a GPU (large enough to fill an H100).
+    """
+    n = n or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    seconds = statistics.median(time_rounds(lambda: a @ b, device, rounds, warmup=2))
+    return 2 * n**3 / seconds
