@@ -103,7 +103,7 @@ def test_label_noise_is_memorized(sweep, noise, claim, tier):
                 sweep[noise]["test_curve"], xlabel="epoch", ylabel="test accuracy")
 
 
-def test_test_accuracy_falls_with_noise(sweep, claim, tier, seeds):
+def test_accuracy_falls_with_noise(sweep, claim, tier, seeds):
     """Test accuracy decreases monotonically with label noise (Spearman ≤ −0.9 per seed, on the mean)."""
     test_acc = np.stack([sweep[p]["test_acc"] for p in NOISE_LEVELS])  # [levels, seeds]
     rho = np.array([spearman(NOISE_LEVELS, test_acc[:, i]) for i in range(len(seeds))])

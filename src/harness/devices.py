@@ -74,7 +74,7 @@ def describe(device: torch.device) -> dict:
     facts = {
         "device": str(device),
         "device_class": device_class(device),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "python": platform.python_version(),
         "cpu": _cpu_model(),
         "threads": torch.get_num_threads(),

@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import pytest
@@ -59,6 +58,7 @@ class HarnessSession:
     records: list = dataclasses.field(default_factory=list)
     written: list = dataclasses.field(default_factory=list)  # (path, key, before, after) of updates
     outputs: list = dataclasses.field(default_factory=list)
+    errors: list = dataclasses.field(default_factory=list)
 
     def pytest_runtest_logreport(self, report):
         """Collect records from call reports: on the controller under xdist, reports carry them."""
@@ -122,8 +122,19 @@ def pytest_configure(config):
         device=device, device_class=devices.device_class(device), tier=opt.tier,
         n_seeds=opt.seeds or TIER_SEEDS[opt.tier], baselines_dir=root / opt.baselines_dir,
         results_dir=results_dir, update=opt.update_baselines, require=opt.require_baselines)
+    _validate_baselines(session)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "harness-session")
+
+
+def _validate_baselines(session: HarnessSession) -> None:
+    """Read every baseline file of this device class now: a broken one stops the run before any
+    training (exit 4), and nothing is ever written over it."""
+    for path in sorted((session.baselines_dir / session.device_class).glob("*.yaml")):
+        try:
+            baselines.load(path, session.device_class)
+        except baselines.BaselineError as err:
+            raise pytest.UsageError(str(err)) from err
 
 
 def pytest_unconfigure(config):
@@ -210,12 +221,10 @@ def bench(request, benchmark, device, claim):
 # --- the baseline check and the record, after each test body --------------------------------
 
 def _where(item) -> str:
-    """'memorization/random_labels[noise=0.2]' from the node id."""
-    path = Path(str(item.path))
-    name = path.stem.removeprefix("test_")
+    """'memorization/random_labels::label_noise_is_memorized[noise=0.2]': group/module::test[params]."""
+    name = Path(str(item.path)).stem.removeprefix("test_")
     params = f"[{item.callspec.id}]" if hasattr(item, "callspec") else ""
-    func = item.originalname.removeprefix("test_") if hasattr(item, "originalname") else item.name
-    return f"{path.parent.name}/{name}::{func}{params}"
+    return f"{_group(item)}/{name}::{item.originalname.removeprefix('test_')}{params}"
 
 
 def baseline_key(item, tier: str) -> str:
@@ -228,9 +237,9 @@ def baseline_key(item, tier: str) -> str:
 def _group(item) -> str:
     groups = [m.name for m in item.iter_markers() if m.name in GROUPS]
     if len(set(groups)) != 1:
-        raise pytest.UsageError(f"{item.nodeid}: a test that records claims needs exactly one group marker "
-                                f"(found {sorted(set(groups)) or 'none'}); add e.g. "
-                                f"`pytestmark = pytest.mark.memorization` to the module")
+        pytest.fail(f"{item.nodeid}: a test that records claims needs exactly one group marker "
+                    f"(found {sorted(set(groups)) or 'none'}); add e.g. "
+                    f"`pytestmark = pytest.mark.memorization` to the module", pytrace=False)
     return groups[0]
 
 
@@ -263,14 +272,14 @@ def _check_baseline(item, book: ClaimBook) -> list[Verdict]:
     path = baselines.group_path(s.baselines_dir, s.device_class, group)
     try:
         entry = baselines.load(path, s.device_class).get(key)
-    except baselines.BaselineError as err:
-        raise pytest.UsageError(str(err)) from err
+    except baselines.BaselineError as err:  # changed on disk during the run
+        pytest.fail(str(err), pytrace=False)
     if entry is None:
         sentence = (f"{book.where}: no baseline for {s.device_class} in {path.relative_to(item.config.rootpath)} "
                     f"— record with `harness baselines update -k \"{item.name}\" --device {s.device}`")
         if s.require:
             return [Verdict("baseline", "present", False, sentence + " (--require-baselines)")]
-        warnings.warn(BaselineWarning(sentence), stacklevel=1)
+        item.warn(BaselineWarning(sentence))
         return [Verdict("baseline", name, None, sentence, name) for name in book.metrics]
     item.stash[_BASELINE_ENTRY] = entry
     return baselines.compare(book.where, entry, book.metrics, book.specs, s.device_class)
@@ -296,7 +305,7 @@ def _attach_record(item, extra_verdicts: list[Verdict]) -> None:
         "time_s": book.time_s, "baseline_time_s": (entry or {}).get("time_s", {}).get("median"),
         "curves": book.curves, "extras": book.extras,
         "recorded": {"commit": git["commit"], "dirty": git["dirty"], "date": report.utc_now()[:10],
-                     "torch": torch.__version__, "python": devices.describe(s.device)["python"],
+                     "torch": str(torch.__version__), "python": devices.describe(s.device)["python"],
                      "device": devices.describe_short(s.device), "tier": s.tier},
     }
     item.user_properties.append((RECORD_KEY, record))
@@ -309,7 +318,11 @@ def pytest_sessionfinish(session, exitstatus):
     if s is None or hasattr(config, "workerinput"):
         return  # xdist workers leave writing to the controller
     if s.update:
-        _write_baselines(config, s)
+        try:
+            _write_baselines(config, s)
+        except baselines.BaselineError as err:  # changed on disk during the run
+            s.errors.append(f"baselines not updated: {err}")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
     if s.records:
         record = _run_record(config, s)
         s.outputs = list(report.write_run_record(s.results_dir, record))
@@ -342,9 +355,13 @@ def _run_record(config, s: HarnessSession) -> dict:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     s = config.stash.get(SESSION, None)
-    if s is None or not s.records:
+    if s is None:
         return
     tr = terminalreporter
+    for error in s.errors:
+        tr.write_line(f"harness: error: {error}", red=True)
+    if not s.records:
+        return
     tr.write_sep("=", f"deep-learning phenomena ({s.device_class}, tier {s.tier})")
     tr.write_line(report.terminal_table(sorted(s.records, key=lambda r: r["nodeid"])))
     for line in report.slow_tests(s.records):

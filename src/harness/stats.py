@@ -69,8 +69,10 @@ def summarize(values, name: str = "metric") -> Summary:
 
 def fmt(x: float) -> str:
     """Three significant digits, plain for everyday magnitudes, scientific otherwise."""
-    if x == 0 or 1e-3 <= abs(x) < 1e4:
-        return f"{x:.3g}" if abs(x) >= 1 else f"{x:.3f}"
+    if x == 0 or 1e-3 <= abs(x) < 10:
+        return f"{x:.3f}"
+    if 10 <= abs(x) < 1e4:
+        return f"{x:.4g}"
     return f"{x:.2e}"
 
 

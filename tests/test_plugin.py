@@ -1,0 +1,269 @@
+"""The plugin end to end, through pytester: options, skips, baselines, failures, outputs."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import pytest
+import yaml
+
+TOY = '''
+import os
+import pytest
+from harness.claims import Metric
+
+pytestmark = pytest.mark.memorization
+
+def test_toy(claim, seeds):
+    shift = float(os.environ.get("TOY_SHIFT", "0"))
+    claim.record({"acc": [0.90 + 0.01 * s + shift for s in seeds]}, {"acc": Metric("higher", abs_tol=0.02)})
+    claim.at_least("acc", 0.5)
+
+@pytest.mark.full_only
+def test_big(claim):
+    claim.record({"acc": [1.0]}, {"acc": Metric("higher", abs_tol=0.0)})
+    claim.at_least("acc", 0.5)
+
+@pytest.mark.gpu_only
+def test_gpu(claim):
+    pass
+'''
+
+
+@pytest.fixture
+def toy(pytester, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("TOY_SHIFT", raising=False)
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+    pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
+    pytester.mkdir("bench")
+    pytester.path.joinpath("bench", "test_toy.py").write_text(TOY)
+    return pytester
+
+
+def baseline_file(pytester):
+    return pytester.path / "baselines" / "cpu" / "memorization.yaml"
+
+
+def test_help_lists_options_with_defaults(toy):
+    result = toy.runpytest("--help")
+    out = result.stdout.str()
+    for option, default in [("--device", "cpu"), ("--tier", "smoke"), ("--results-dir", ".harness/runs"),
+                            ("--baselines-dir", "baselines")]:
+        assert option in out and f"(default: {default})" in out.replace("\n", " ").replace("  ", " ") or \
+            f"default: {default}" in out, option
+    for flag in ("--seeds", "--update-baselines", "--require-baselines"):
+        assert flag in out
+
+
+def test_tier_and_device_skips_name_the_flag(toy):
+    result = toy.runpytest("bench", "-rs")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(["*needs --tier full*", "*needs --device cuda*"])
+
+
+def test_missing_baseline_is_a_warning_naming_the_record_command(toy):
+    result = toy.runpytest("bench/test_toy.py::test_toy")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*no baseline for cpu*harness baselines update -k*"])
+
+
+def test_require_baselines_turns_missing_into_failure(toy):
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--require-baselines")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no baseline for cpu*--require-baselines*"])
+
+
+def test_update_writes_the_entry_then_check_passes(toy):
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*baselines updated*", "*test_toy.py::test_toy*acc*(new)*0.910*"])
+    doc = yaml.safe_load(baseline_file(toy).read_text())
+    entry = doc["entries"]["test_toy.py::test_toy[smoke]"]
+    assert doc["schema"] == 1 and doc["device_class"] == "cpu"
+    assert entry["seeds"] == [0, 1, 2]
+    assert entry["metrics"]["acc"] == {"direction": "higher", "mean": 0.91, "std": 0.01,
+                                       "values": [0.9, 0.91, 0.92], "abs_tol": 0.02}
+    assert entry["recorded"]["tier"] == "smoke"
+    again = toy.runpytest("bench/test_toy.py::test_toy", "--require-baselines")
+    again.assert_outcomes(passed=1)
+
+
+def test_planted_regression_fails_with_its_sentence(toy, monkeypatch):
+    toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines").assert_outcomes(passed=1)
+    monkeypatch.setenv("TOY_SHIFT", "-0.2")
+    result = toy.runpytest("bench/test_toy.py::test_toy")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*memorization/toy::toy acc fell from 0.910±0.010 (n=3) to 0.710±0.010 (n=3)"
+                                 " (direction: higher is better, tolerance 0.0*, device class cpu)*"])
+
+
+def test_improvement_within_direction_passes(toy, monkeypatch):
+    toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines").assert_outcomes(passed=1)
+    monkeypatch.setenv("TOY_SHIFT", "0.05")
+    toy.runpytest("bench/test_toy.py::test_toy").assert_outcomes(passed=1)
+
+
+def test_failing_claim_is_a_sentence_and_not_recorded(toy, monkeypatch):
+    monkeypatch.setenv("TOY_SHIFT", "-0.8")
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*memorization/toy::toy acc: observed 0.110 ± 0.010 (n=3), expected >= 0.500*"])
+    assert not baseline_file(toy).exists()
+
+
+def test_nan_metric_fails_and_is_never_stored(toy, monkeypatch):
+    monkeypatch.setenv("TOY_SHIFT", "nan")
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*acc is not finite*"])
+    assert not baseline_file(toy).exists()
+
+
+@pytest.mark.parametrize("broken, message", [
+    ("schema: 1\ndevice_class: cpu\nentries: {a: [1, 2\n", "*memorization.yaml line *not valid YAML*"),
+    ("schema: 7\ndevice_class: cpu\nentries: {}\n", "*memorization.yaml line 1, key schema: schema version 7*"),
+    ("schema: 1\ndevice_class: cpu\nentries:\n  'test_toy.py::test_toy[smoke]':\n    metrics:\n      acc: "
+     "{direction: sideways, mean: 1, std: 0, values: [1], abs_tol: 0}\n",
+     "*line 6, key entries.test_toy.py::test_toy[[]smoke].metrics.acc.direction: unknown direction 'sideways'*"),
+], ids=["corrupt-yaml", "unknown-schema", "unknown-direction"])
+@pytest.mark.parametrize("update", [False, True], ids=["check", "update"])
+def test_broken_baseline_is_a_usage_error_and_left_untouched(toy, broken, message, update):
+    path = baseline_file(toy)
+    path.parent.mkdir(parents=True)
+    path.write_text(broken)
+    result = toy.runpytest("bench/test_toy.py::test_toy", *(["--update-baselines"] if update else []))
+    assert result.ret != 0
+    output = result.stdout.lines + result.stderr.lines
+    assert any(fnmatch.fnmatch(line, message) for line in output), "\n".join(output)
+    assert path.read_text() == broken
+
+
+def test_new_metric_is_reported_not_a_crash(toy):
+    toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines").assert_outcomes(passed=1)
+    path = baseline_file(toy)
+    doc = yaml.safe_load(path.read_text())
+    doc["entries"]["test_toy.py::test_toy[smoke]"]["metrics"]["old_metric"] = \
+        doc["entries"]["test_toy.py::test_toy[smoke]"]["metrics"].pop("acc")
+    path.write_text(yaml.safe_dump(doc))
+    result = toy.runpytest("bench/test_toy.py::test_toy")
+    result.assert_outcomes(passed=1)
+    record = json.loads(next((toy.path / ".harness" / "runs").glob("*.json")).read_text())
+    sentences = [v["sentence"] for v in record["tests"][0]["verdicts"]]
+    assert any("acc: new metric, no baseline yet" in s for s in sentences)
+    assert any("old_metric: in the cpu baseline but no longer reported" in s for s in sentences)
+
+
+def test_device_cuda_without_cuda_is_exit_4(toy):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = toy.runpytest("bench", "--device", "cuda")
+    assert result.ret == 4
+    assert "CUDA is unavailable" in result.stderr.str()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tier", "huge"], "*invalid choice: 'huge'*"),
+    (["--seeds", "0"], "*--seeds must be a positive integer*"),
+    (["--device", "tpu"], "*unknown device 'tpu'*"),
+], ids=["unknown-tier", "zero-seeds", "unknown-device"])
+def test_bad_options_are_usage_errors(toy, args, message):
+    result = toy.runpytest("bench", *args)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines([message])
+
+
+def test_unwritable_results_dir_is_a_usage_error(toy):
+    blocker = toy.path / "blocker"
+    blocker.write_text("a file, not a directory")
+    result = toy.runpytest("bench", "--results-dir", "blocker/runs")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--results-dir*is not a writable directory*"])
+
+
+def test_update_refused_in_ci(toy, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    result = toy.runpytest("bench", "--update-baselines")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*never runs in CI*"])
+
+
+def test_run_record_and_markdown_summary(toy, monkeypatch):
+    summary = toy.path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--seeds", "4")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*deep-learning phenomena (cpu, tier smoke)*",
+                                 "*memorization/toy::toy*acc*0.915 ± *>= 0.500 ok*", "*harness: wrote*.json"])
+    (path,) = (toy.path / ".harness" / "runs").glob("*-nogit-cpu.json")
+    record = json.loads(path.read_text())
+    test = record["tests"][0]
+    assert record["env"]["device_class"] == "cpu" and record["env"]["threads"] >= 1
+    assert test["seeds"] == [0, 1, 2, 3] and test["metrics"]["acc"]["values"] == pytest.approx([0.9, 0.91, 0.92, 0.93])
+    assert test["outcome"] == "passed" and test["key"] == "test_toy.py::test_toy[smoke]"
+    assert "| memorization/toy::toy" in summary.read_text()
+
+
+def test_benchmark_disable_still_checks_claims(toy, monkeypatch):
+    toy.path.joinpath("bench", "test_timed.py").write_text(
+        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
+        "def test_timed(claim, bench):\n"
+        "    out = bench(lambda: 3)\n"
+        "    claim.record({'x': [out] * 3}, {'x': Metric('target', 0.0)})\n"
+        "    claim.at_most('x', 2)\n")
+    result = toy.runpytest("bench/test_timed.py", "--benchmark-disable")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*x: observed 3.000 ± 0.000 (n=3), expected <= 2.000*"])
+
+
+def test_timed_unit_lands_in_the_record(toy):
+    toy.path.joinpath("bench", "test_timed.py").write_text(
+        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
+        "def test_timed(claim, bench):\n"
+        "    bench(lambda: sum(range(1000)), rounds=4)\n"
+        "    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
+        "    claim.at_most('x', 2)\n")
+    toy.runpytest("bench/test_timed.py", "--update-baselines").assert_outcomes(passed=1)
+    record = json.loads(next((toy.path / ".harness" / "runs").glob("*.json")).read_text())
+    assert len(record["tests"][0]["time_s"]["rounds"]) == 4
+    entry = yaml.safe_load((toy.path / "baselines" / "cpu" / "perf.yaml").read_text())["entries"]
+    assert entry["test_timed.py::test_timed[smoke]"]["time_s"]["median"] > 0
+
+
+def test_metrics_without_a_claim_fail(toy):
+    toy.path.joinpath("bench", "test_lazy.py").write_text(
+        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
+        "def test_lazy(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n")
+    result = toy.runpytest("bench/test_lazy.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*records metrics but asserts no claim*"])
+
+
+def test_missing_group_marker_is_reported(toy):
+    toy.path.joinpath("bench", "test_nogroup.py").write_text(
+        "from harness.claims import Metric\n"
+        "def test_nogroup(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
+        "    claim.at_most('x', 2)\n")
+    result = toy.runpytest("bench/test_nogroup.py")
+    assert result.ret != 0
+    assert "needs exactly one group marker" in result.stdout.str() + result.stderr.str()
+
+
+def test_xdist_update_keeps_every_entry(toy):
+    pytest.importorskip("xdist")
+    params = ", ".join(str(i) for i in range(8))
+    toy.path.joinpath("bench", "test_many.py").write_text(
+        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.memorization\n"
+        f"@pytest.mark.parametrize('i', [{params}], ids=lambda i: f'i={{i}}')\n"
+        "def test_many(claim, i):\n    claim.record({'x': [i, i, i]}, {'x': Metric('target', 0.0)})\n"
+        "    claim.at_least('x', 0)\n")
+    result = toy.runpytest_subprocess("bench/test_many.py", "-n", "2", "--update-baselines", "-p", "xdist")
+    result.assert_outcomes(passed=8)
+    entries = yaml.safe_load(baseline_file(toy).read_text())["entries"]
+    assert sorted(entries) == sorted(f"test_many.py::test_many[i={i}-smoke]" for i in range(8))
+    # a second, partial update leaves the other entries alone
+    toy.runpytest("bench/test_many.py::test_many[i=3]", "--update-baselines").assert_outcomes(passed=1)
+    assert len(yaml.safe_load(baseline_file(toy).read_text())["entries"]) == 8
