@@ -102,7 +102,7 @@ def cmd_show(args) -> int:
         print(f"no baselines under {args.dir} match")
         return 0
     print(tabulate(rows, headers=["device class", "entry", "metric", "mean ± std", "n", "direction", "abs_tol",
-                                  "recorded", "time"]))
+                                  "recorded", "time"], disable_numparse=True))
     return 0
 
 
@@ -118,7 +118,7 @@ def cmd_diff(args) -> int:
             rows.append([test["key"], name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
                          f"{fmt(m['mean'])} ± {fmt(m['std'])}", fmt(m["mean"] - old["mean"]) if old else "",
                          "" if test["outcome"] == "passed" else "not written: test failed"])
-    print(tabulate(rows, headers=["entry", "metric", "stored", "run", "change", "note"]))
+    print(tabulate(rows, headers=["entry", "metric", "stored", "run", "change", "note"], disable_numparse=True))
     return 0
 
 
@@ -152,7 +152,7 @@ def _update_from_run(args) -> int:
                 old = (before[key] or {}).get("metrics", {}).get(name)
                 rows.append([path, key, name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
                              f"{fmt(m['mean'])} ± {fmt(m['std'])}"])
-    print(tabulate(rows, headers=["file", "entry", "metric", "before", "after"]) if rows
+    print(tabulate(rows, headers=["file", "entry", "metric", "before", "after"], disable_numparse=True) if rows
           else "nothing to write: the run has no passed tests with metrics")
     return 0
 
@@ -199,7 +199,7 @@ def cmd_compare(args) -> int:
     if not rows:
         print("the two run records share no tests")
         return 0
-    print(tabulate(rows, headers=["phenomenon", "metric", "before", "after", "test", "verdict"]))
+    print(tabulate(rows, headers=["phenomenon", "metric", "before", "after", "test", "verdict"], disable_numparse=True))
     print(f"{regressions} significant regression(s)")
     return 1 if regressions else 0
 

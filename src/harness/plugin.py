@@ -381,4 +381,4 @@ def _update_table(written: list, root: Path) -> str:
             was = f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)"
             rows.append([path.relative_to(root) if path.is_relative_to(root) else path, key, name, was,
                          f"{fmt(m['mean'])} ± {fmt(m['std'])}"])
-    return tabulate(rows, headers=["file", "entry", "metric", "before", "after"], tablefmt="simple")
+    return tabulate(rows, headers=["file", "entry", "metric", "before", "after"], tablefmt="simple", disable_numparse=True)

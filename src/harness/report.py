@@ -86,7 +86,7 @@ def slow_tests(tests: list[dict]) -> list[str]:
 
 
 def terminal_table(tests: list[dict]) -> str:
-    return tabulate(table_rows(tests), headers=HEADERS, tablefmt="simple")
+    return tabulate(table_rows(tests), headers=HEADERS, tablefmt="simple", disable_numparse=True)
 
 
 def markdown_summary(record: dict) -> str:
@@ -99,7 +99,7 @@ def markdown_summary(record: dict) -> str:
         f"Device class `{env['device_class']}` · tier `{record['tier']}` · commit `{record['git']['commit']}`"
         f"{' (dirty)' if record['git']['dirty'] else ''} · torch {env['torch']} · {record['created']}",
         "",
-        tabulate(table_rows(tests), headers=HEADERS, tablefmt="github") if tests else "_no phenomena ran_",
+        tabulate(table_rows(tests), headers=HEADERS, tablefmt="github", disable_numparse=True) if tests else "_no phenomena ran_",
     ]
     if failed:
         lines += ["", "### Failures", ""] + [f"- {s}" for s in failed]

@@ -81,9 +81,15 @@ def welch_greater(a, b, margin: float = 0.0) -> float:
     a, b = as_values(a, "a"), as_values(b, "b")
     if a.size < 2 or b.size < 2:
         raise ValueError("Welch's test needs at least two values on each side")
-    if np.all(a - margin == a[0] - margin) and np.all(b == b[0]):
-        # Zero variance on both sides: the difference is exact, the test undefined.
+    a_fixed, b_fixed = np.all(a == a[0]), np.all(b == b[0])
+    if a_fixed and b_fixed:  # no spread anywhere: the difference is exact, the test undefined
         return 0.0 if a[0] - margin > b[0] else 1.0
+    # One side without spread is a known constant: Welch reduces to a one-sample t-test of the other
+    # (scipy's two-sample path would warn about catastrophic cancellation in its variance).
+    if b_fixed:
+        return float(sps.ttest_1samp(a - margin, b[0], alternative="greater").pvalue)
+    if a_fixed:
+        return float(sps.ttest_1samp(b, a[0] - margin, alternative="less").pvalue)
     return float(sps.ttest_ind(a - margin, b, equal_var=False, alternative="greater").pvalue)
 
 

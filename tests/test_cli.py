@@ -1,0 +1,76 @@
+"""`harness` commands on hand-made run records and baseline files."""
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from harness import cli
+
+
+def run_record(values, rounds=(1.0, 1.01, 0.99, 1.0, 1.02), direction="higher"):
+    return {"schema": 1, "env": {"device_class": "cpu"}, "tests": [{
+        "nodeid": "b/test_t.py::test_t", "where": "memorization/t::t", "key": "test_t.py::test_t[smoke]",
+        "group": "memorization", "outcome": "passed", "seeds": list(range(len(values))),
+        "recorded": {"commit": "abc", "dirty": False, "date": "2026-11-23"},
+        "metrics": {"acc": {"direction": direction, "abs_tol": 0.01, "values": list(values),
+                            "mean": sum(values) / len(values), "std": 0.01}},
+        "time_s": {"median": sorted(rounds)[len(rounds) // 2], "iqr": 0.01, "rounds": list(rounds)}}]}
+
+
+def write(tmp_path, name, record):
+    path = tmp_path / name
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_compare_exits_0_on_a_rerun_and_1_on_a_regression(tmp_path, capsys):
+    a = write(tmp_path, "a.json", run_record([0.90, 0.91, 0.92, 0.91, 0.90]))
+    same = write(tmp_path, "same.json", run_record([0.91, 0.90, 0.91, 0.92, 0.90]))
+    worse = write(tmp_path, "worse.json", run_record([0.80, 0.81, 0.79, 0.80, 0.81]))
+    assert cli.main(["compare", str(a), str(same)]) == 0
+    assert cli.main(["compare", str(a), str(worse)]) == 1
+    assert "REGRESSED" in capsys.readouterr().out
+
+
+def test_compare_flags_a_significant_slowdown(tmp_path, capsys):
+    a = write(tmp_path, "a.json", run_record([0.9] * 5))
+    slow = write(tmp_path, "slow.json", run_record([0.9] * 5, rounds=(1.5, 1.52, 1.49, 1.51, 1.5)))
+    assert cli.main(["compare", str(a), str(slow)]) == 1
+    assert "SLOWER" in capsys.readouterr().out
+
+
+def test_update_from_run_then_show_and_diff(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    run = write(tmp_path, "run.json", run_record([0.9, 0.91, 0.92]))
+    store = tmp_path / "baselines"
+    assert cli.main(["baselines", "update", "--from", str(run), "--dir", str(store)]) == 0
+    doc = yaml.safe_load((store / "cpu" / "memorization.yaml").read_text())
+    assert doc["entries"]["test_t.py::test_t[smoke]"]["metrics"]["acc"]["values"] == [0.9, 0.91, 0.92]
+    assert cli.main(["baselines", "show", "--dir", str(store), "-k", "test_t"]) == 0
+    assert "memorization/test_t.py::test_t[smoke]" in capsys.readouterr().out
+    newer = copy.deepcopy(run_record([0.5, 0.5, 0.5]))
+    assert cli.main(["baselines", "diff", str(write(tmp_path, "new.json", newer)), "--dir", str(store)]) == 0
+    assert "-0.410" in capsys.readouterr().out
+
+
+def test_update_refused_in_ci(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CI", "true")
+    assert cli.main(["baselines", "update", "--from", "x.json"]) == 2
+    assert "never written in CI" in capsys.readouterr().err
+
+
+def test_not_a_run_record_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert cli.main(["compare", str(bad), str(bad)]) == 2
+    assert "not a harness run record" in capsys.readouterr().err
+
+
+def test_help_for_every_command(capsys):
+    for argv in (["--help"], ["baselines", "--help"], ["baselines", "update", "--help"], ["compare", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 0
+    assert "(default: smoke)" in capsys.readouterr().out

@@ -1,0 +1,64 @@
+"""Seeding streams are stable and independent; device parsing refuses what is absent."""
+
+import numpy as np
+import pytest
+import torch
+
+from harness import devices
+from harness.seeds import check_seed_list, numpy_rng, stream_key, torch_generator
+
+
+def test_stream_keys_are_fixed_forever():
+    # Pinned values: if these change, every stored baseline silently changes meaning.
+    assert stream_key(0, "init") == 3330654677893223573
+    assert stream_key(1, "order") == 8307011275362835592
+    assert torch.randint(1000, (3,), generator=torch_generator(0, "init")).tolist() == [412, 29, 140]
+    assert numpy_rng(0, "labels").integers(1000, size=3).tolist() == [940, 738, 192]
+
+
+def test_streams_and_seeds_are_independent():
+    keys = {stream_key(s, st) for s in range(5) for st in ("init", "data", "order", "labels", "attack")}
+    assert len(keys) == 25
+
+
+@pytest.mark.parametrize("bad, message", [(-1, "non-negative"), (1.5, "non-negative integer"), (True, "integer")])
+def test_bad_seeds_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        stream_key(bad, "init")
+
+
+def test_unknown_stream_and_duplicate_seeds():
+    with pytest.raises(ValueError, match="unknown seed stream 'weights'"):
+        stream_key(0, "weights")
+    with pytest.raises(ValueError, match="duplicates"):
+        check_seed_list([0, 1, 1])
+    assert check_seed_list(np.arange(3)) == [0, 1, 2]
+
+
+def test_cpu_and_auto_resolve_here():
+    assert devices.resolve_device("cpu") == torch.device("cpu")
+    assert devices.resolve_device("AUTO").type in ("cpu", "cuda", "mps")
+    assert devices.device_class(torch.device("cpu")) == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error; this machine has CUDA")
+@pytest.mark.parametrize("spec", ["cuda", "cuda:1"])
+def test_absent_cuda_is_an_error_with_the_reason(spec):
+    with pytest.raises(devices.DeviceUnavailable, match=f"--device {spec} requested but CUDA is unavailable"):
+        devices.resolve_device(spec)
+
+
+def test_unknown_device_names_the_choices():
+    with pytest.raises(devices.DeviceUnavailable, match="use cpu, cuda, cuda:N, mps or auto"):
+        devices.resolve_device("gpu0")
+
+
+def test_gpu_names_normalise_to_class_keys():
+    assert devices.normalise_name("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+    assert devices.normalise_name("  Tesla V100-SXM2-16GB ") == "tesla-v100-sxm2-16gb"
+
+
+def test_describe_has_the_comparability_facts():
+    facts = devices.describe(torch.device("cpu"))
+    assert {"torch", "python", "cpu", "threads", "device_class"} <= facts.keys()
+    assert isinstance(facts["torch"], str) and type(facts["torch"]) is str  # plain str: YAML/JSON safe

@@ -1,0 +1,89 @@
+"""Statistics and claim checks on hand-computed numbers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from harness import claims
+from harness.claims import Metric
+from harness.stats import (NonFiniteMetric, Summary, fmt, paired_greater, pooled_std, regression_tolerance,
+                           spearman, summarize, welch_greater)
+
+
+def test_summary_by_hand():
+    s = summarize([1.0, 2.0, 3.0])
+    assert (s.mean, s.std, s.n) == (2.0, 1.0, 3)
+    # t(0.975, 2) = 4.3027; sem = 1/sqrt(3)
+    assert s.ci_halfwidth() == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
+    assert s.lower_bound() == pytest.approx(2 - 2.919986 / math.sqrt(3), rel=1e-5)
+    assert summarize([5.0]).std == 0 and summarize([5.0]).lower_bound() == 5.0
+
+
+@pytest.mark.parametrize("bad", [[1.0, float("nan")], [float("inf")], np.array([1.0, -np.inf])])
+def test_non_finite_values_are_refused(bad):
+    with pytest.raises(NonFiniteMetric, match="not finite"):
+        summarize(bad)
+
+
+def test_shape_errors_say_what_was_expected():
+    with pytest.raises(ValueError, match="one value per seed"):
+        summarize([[1.0, 2.0]])
+    with pytest.raises(ValueError, match="one value per seed"):
+        summarize([])
+
+
+def test_welch_and_paired_one_sided():
+    a, b = [1.0, 1.1, 0.9, 1.05, 0.95], [0.5, 0.6, 0.4, 0.55, 0.45]
+    assert welch_greater(a, b) < 1e-4
+    assert welch_greater(b, a) > 0.99
+    assert welch_greater(a, b, margin=0.5) == pytest.approx(0.5, abs=1e-9)  # differences equal the margin
+    assert paired_greater([2, 3, 4], [1, 2, 3]) == 0.0  # constant difference 1 > 0: exact
+    assert paired_greater([1, 2, 3], [1, 2, 3]) == 1.0
+
+
+def test_spearman_monotone_and_errors():
+    assert spearman([0, 0.2, 0.4, 0.6], [0.9, 0.7, 0.5, 0.1]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="equal length"):
+        spearman([1, 2, 3], [1, 2])
+
+
+def test_regression_tolerance_takes_the_larger_term():
+    quiet = Summary(0.9, 0.0, 5)
+    assert regression_tolerance(quiet, quiet, abs_tol=0.01) == 0.01
+    noisy_a, noisy_b = Summary(0.9, 0.1, 4), Summary(0.9, 0.1, 4)
+    assert pooled_std(noisy_a, noisy_b) == pytest.approx(0.1)
+    assert regression_tolerance(noisy_a, noisy_b, abs_tol=0.01) == pytest.approx(3 * 0.1 * math.sqrt(0.5))
+
+
+def test_fmt_is_readable():
+    assert [fmt(x) for x in (0, 0.1234, 1.0, 57.33, 1139.0, 3e-9)] == ["0.000", "0.123", "1.000", "57.33", "1139",
+                                                                      "3.00e-09"]
+
+
+def test_threshold_sentence_and_strict_bound():
+    s = summarize([0.95, 1.0, 1.0])
+    ok = claims.threshold("g/p", "acc", s, ">=", 0.9, strict=False)
+    assert ok.passed and ok.sentence == "g/p acc: observed 0.983 ± 0.029 (n=3), expected >= 0.900 on the mean (0.983)"
+    strict = claims.threshold("g/p", "acc", s, ">=", 0.95, strict=True)
+    assert not strict.passed and "one-sided 95% bound" in strict.sentence  # mean passes, bound (0.935) does not
+    assert claims.threshold("g/p", "err", summarize([0.1, 0.1]), "<", 0.1, strict=False).passed is False
+
+
+def test_per_seed_band_counts_outliers():
+    v = claims.per_seed("g/p", "ratio", [2.5, 3.0, 1.9], 2, 8)
+    assert not v.passed and v.sentence.endswith("expected every seed in [2.000, 8.000]; 1 outside")
+
+
+def test_difference_uses_the_test_only_with_enough_seeds():
+    small = claims.difference("g/p", "a", [0.9, 0.91], "b", [0.8, 0.95], 0.0, paired=False)
+    assert small.passed and "Welch" not in small.sentence  # n=2: mean difference only
+    five = claims.difference("g/p", "a", [0.9, 0.91, 0.5, 0.92, 0.93], "b", [0.8] * 5, 0.0, paired=False)
+    assert not five.passed and "Welch p=" in five.sentence  # mean diff > 0 but not significant
+
+
+def test_metric_validates_direction_and_tolerance():
+    with pytest.raises(ValueError, match="unknown direction 'up'"):
+        Metric("up", 0.1)
+    with pytest.raises(ValueError, match="abs_tol"):
+        Metric("higher", -1)

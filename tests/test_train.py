@@ -1,0 +1,72 @@
+"""The batched trainer computes what the per-seed loop computes, and honours its config."""
+
+import pytest
+import torch
+
+from harness.data import get_dataset, noisy_labels
+from harness.models import mlp
+from harness.train import TrainConfig, TrainData, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return get_dataset("digits")
+
+
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(epochs=3, batch_size=64, optimizer="adam", lr=1e-3),
+    TrainConfig(epochs=3, batch_size=None, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-3,
+                lr_schedule="linear"),
+], ids=["adam-minibatch", "sgd-momentum-fullbatch-linear"])
+def test_batched_equals_sequential(digits, cfg):
+    labels = torch.stack([noisy_labels(digits.y, 0.5, 10, s)[0] for s in (3, 5, 8)])
+    data = TrainData.of(digits, y=labels)
+    factory = lambda: mlp([64, 32, 10])  # noqa: E731
+    batched = train(factory, data, [3, 5, 8], cfg, "cpu")
+    sequential = train(factory, data, [3, 5, 8], cfg, "cpu", batched=False)
+    for name in batched.params:
+        torch.testing.assert_close(batched.params[name], sequential.params[name], rtol=1e-4, atol=1e-5)
+    for name in batched.curves:
+        torch.testing.assert_close(batched.curves[name], sequential.curves[name], rtol=1e-4, atol=1e-4)
+
+
+def test_seeds_differ_and_repeat(digits):
+    cfg = TrainConfig(epochs=1, batch_size=128)
+    a = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [0, 1], cfg, "cpu")
+    b = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [0, 1], cfg, "cpu")
+    w = "0.weight"
+    assert torch.equal(a.params[w], b.params[w])
+    assert not torch.equal(a.params[w][0], a.params[w][1])
+
+
+def test_early_stop_freezes_each_seed(digits):
+    small = digits.subset(n_train=100)
+    cfg = TrainConfig(epochs=200, batch_size=50, lr=1e-2, stop_at_train_acc=1.0)
+    result = train(lambda: mlp([64, 64, 10]), TrainData.of(small), [0, 1, 2], cfg, "cpu")
+    assert result.reached_target.all()
+    assert (result.accuracy(small.x, small.y) == 1.0).all()
+    for i, epochs in enumerate(result.epochs_run.tolist()):  # the curve ends where the seed stopped
+        assert torch.isnan(result.curves["train_acc"][i, epochs:]).all()
+        assert result.curves["train_acc"][i, epochs - 1] == 1.0
+    assert result.steps_run.tolist() == [e * 2 for e in result.epochs_run.tolist()]
+
+
+def test_seed_model_is_an_ordinary_module(digits):
+    result = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [4, 9], TrainConfig(epochs=1), "cpu")
+    model = result.model(1)
+    torch.testing.assert_close(model(digits.x_test), result.forward(digits.x_test)[1])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
+    ({"lr_schedule": "cosine"}, "unknown lr_schedule 'cosine'"),
+    ({"epochs": 0}, "must be ≥ 1"),
+])
+def test_bad_config_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{"epochs": 1, **kwargs})
+
+
+def test_duplicate_seeds_are_refused(digits):
+    with pytest.raises(ValueError, match="duplicates"):
+        train(lambda: mlp([64, 10]), TrainData.of(digits), [1, 1], TrainConfig(epochs=1), "cpu")
