@@ -71,3 +71,10 @@ def test_make_entry_rounds_and_keeps_timing():
     made = baselines.make_entry(record)
     assert made["metrics"]["acc"]["mean"] == 0.123457
     assert made["time_s"] == {"median": 1.23457, "iqr": 0.1}
+
+
+def test_time_derived_regression_only_warns():
+    stored = entry([2.0, 2.0], "higher", abs_tol=0.1)
+    (verdict,) = baselines.compare("perf/t", stored, {"acc": [1.0, 1.0]}, {"acc": Metric("higher", 0.1, timing=True)},
+                                   "cpu")
+    assert verdict.passed is None and "warning only" in verdict.sentence

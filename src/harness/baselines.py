@@ -131,6 +131,9 @@ def _compare_metric(where: str, name: str, base: Summary, new: Summary, metric: 
     sentence = (f"{where} {name} {verb} from {fmt(base.mean)}±{fmt(base.std)} (n={base.n}) to "
                 f"{fmt(new.mean)}±{fmt(new.std)} (n={new.n}) (direction: {better[metric.direction]}, "
                 f"tolerance {fmt(tol)}, device class {device_class})")
+    if regressed and metric.timing:
+        return Verdict("baseline", name, None, sentence + " — time-derived, so a warning only; "
+                       "confirm with `harness compare` on a quiet machine", name)
     return Verdict("baseline", name, not regressed, sentence, name)
 
 

@@ -20,6 +20,7 @@ class Metric:
 
     direction: str
     abs_tol: float
+    timing: bool = False  # derived from wall time: a baseline regression warns, never fails (noisy hosts)
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:

@@ -65,7 +65,8 @@ class HarnessSession:
         if report.when == "call":
             for key, value in report.user_properties:
                 if key == RECORD_KEY:
-                    self.records.append({**value, "outcome": report.outcome})
+                    outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+                    self.records.append({**value, "outcome": outcome})
 
 
 def _positive_int(text: str) -> int:
@@ -282,7 +283,11 @@ def _check_baseline(item, book: ClaimBook) -> list[Verdict]:
         item.warn(BaselineWarning(sentence))
         return [Verdict("baseline", name, None, sentence, name) for name in book.metrics]
     item.stash[_BASELINE_ENTRY] = entry
-    return baselines.compare(book.where, entry, book.metrics, book.specs, s.device_class)
+    verdicts = baselines.compare(book.where, entry, book.metrics, book.specs, s.device_class)
+    for verdict in verdicts:
+        if verdict.passed is None:
+            item.warn(BaselineWarning(verdict.sentence))
+    return verdicts
 
 
 _BASELINE_ENTRY = pytest.StashKey[dict]()
@@ -342,9 +347,9 @@ def _write_baselines(config, s: HarnessSession) -> None:
 
 
 def _run_record(config, s: HarnessSession) -> dict:
-    counts = {"passed": 0, "failed": 0}
+    counts = {"passed": 0, "failed": 0, "xfailed": 0}
     for rec in s.records:
-        counts["passed" if rec["outcome"] == "passed" else "failed"] += 1
+        counts[rec["outcome"] if rec["outcome"] in counts else "failed"] += 1
     return {
         "schema": report.RECORD_SCHEMA, "created": report.utc_now(), "git": report.git_state(Path(config.rootpath)),
         "env": devices.describe(s.device), "tier": s.tier, "n_seeds": s.n_seeds,

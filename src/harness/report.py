@@ -45,8 +45,9 @@ def table_rows(tests: list[dict]) -> list[list[str]]:
             base = [v for v in mine if v["kind"] == "baseline"]
             baseline = (f"{fmt(m['baseline_mean'])} {_label(base[0])}" if base and m["baseline_mean"] is not None
                         else "none" if not base else _label(base[0]))
+            verdict = "xfail (expected)" if test.get("outcome") == "xfailed" else _overall(mine)
             rows.append([test["where"], name, f"{fmt(m['mean'])} ± {fmt(m['ci95'])}", claim, baseline,
-                         _overall(mine), time_cell])
+                         verdict, time_cell])
             time_cell = ""
         for v in verdicts:
             if v["metric"] is None or v["metric"] not in test["metrics"]:
@@ -94,7 +95,8 @@ def markdown_summary(record: dict) -> str:
     failed = [v["sentence"] for t in tests for v in t["verdicts"] if v["passed"] is False]
     env = record["env"]
     lines = [
-        f"## Deep-learning phenomena: {record['counts']['failed']} failed, {record['counts']['passed']} passed",
+        f"## Deep-learning phenomena: {record['counts']['failed']} failed, {record['counts']['passed']} passed, "
+        f"{record['counts']['xfailed']} expected failures",
         "",
         f"Device class `{env['device_class']}` · tier `{record['tier']}` · commit `{record['git']['commit']}`"
         f"{' (dirty)' if record['git']['dirty'] else ''} · torch {env['torch']} · {record['created']}",
