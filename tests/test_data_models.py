@@ -159,3 +159,22 @@ def test_residual_lesion_and_zero_init():
     assert torch.allclose(net(x), net(x, lesioned=frozenset({0, 2})))
     plain = models.build(lambda: models.ResidualMLP(8, 16, 4, 3, skip=False), seed=0)
     assert not torch.allclose(plain(x), plain(x, lesioned=frozenset({1})))
+
+
+def test_class_selection_and_seeded_split():
+    x, y = torch.arange(20.0).unsqueeze(1), torch.arange(20) % 5
+    xs, ys = data.select_classes(x, y, [0, 3])
+    assert set(ys.tolist()) == {0, 3} and len(ys) == 8 and torch.equal(xs[:, 0] % 5, ys.float())
+    with pytest.raises(ValueError, match="no example has a label in"):
+        data.select_classes(x, y, [7])
+    train_idx, test_idx = data.seeded_split(20, 5, seed=0)
+    assert len(test_idx) == 5 and sorted(np.concatenate([train_idx, test_idx]).tolist()) == list(range(20))
+    assert np.array_equal(data.seeded_split(20, 5, seed=0)[1], test_idx)
+
+
+def test_dataset_shape_checks():
+    with pytest.raises(ValueError, match="3 inputs but 2 labels"):
+        data.Dataset("bad", torch.zeros(3, 2), torch.zeros(2), torch.zeros(1, 2), torch.zeros(1), 2)
+    ds = data.get_dataset("digits")
+    with pytest.raises(ValueError, match="asked for 5000 train examples, have 1300"):
+        ds.subset(n_train=5000)

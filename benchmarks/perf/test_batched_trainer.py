@@ -74,7 +74,8 @@ def perf(device, tier):
 
 def test_batched_matches_sequential(perf, claim, tier):
     """Same seeds → same models: final test accuracy agrees within 1% (float rounding only)."""
-    claim.record(perf, {"max_test_acc_gap": Metric("lower", abs_tol=0.01)}, config=TIERS[tier])
+    claim.record(perf, {"max_test_acc_gap": Metric("lower", abs_tol=0.01)},
+                 config=TIERS[tier], seeds=range(N_SEEDS))
     claim.at_most("max_test_acc_gap", 0.01)
 
 
@@ -85,14 +86,16 @@ def test_batched_speedup(perf, claim, tier, device, request):
         reason="compute-bound on a 2-core CPU: forward+backward already run at the matmul peak "
                "(~88 GFLOP/s) one seed at a time, so batching only removes per-op overhead; measured "
                "1.12× (smoke) — it needs a device where small kernels are launch-bound (GPU)"))
-    claim.record(perf, {"speedup": Metric("higher", abs_tol=0.3, timing=True)}, config=TIERS[tier])
+    claim.record(perf, {"speedup": Metric("higher", abs_tol=0.3, timing=True)},
+                 config=TIERS[tier], seeds=range(N_SEEDS))
     claim.note("rounds_s", perf["times"])
     claim.at_least("speedup", 1.5)
 
 
 def test_step_throughput(perf, claim, tier, bench, device):
     """Training throughput as a fraction of the measured matmul peak (reported; aim ≥ 0.5)."""
-    claim.record(perf, {"peak_fraction": Metric("higher", abs_tol=0.1, timing=True)}, config=TIERS[tier])
+    claim.record(perf, {"peak_fraction": Metric("higher", abs_tol=0.1, timing=True)},
+                 config=TIERS[tier], seeds=range(N_SEEDS))
     claim.note("matmul_peak_gflops", perf["peak_gflops"])
     claim.above("peak_fraction", 0.1)
     data = TrainData.of(get_dataset("mnist1d", device).subset(n_train=TIERS[tier].n_train))

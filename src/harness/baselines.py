@@ -193,5 +193,19 @@ def _locked(path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def write_records(root: Path, device_class: str, records: list[dict]) -> list[tuple]:
+    """Write the entries of every passed test record (a failing claim is not a baseline to keep),
+    grouped by group file; returns (path, key, before, after) for each entry written."""
+    by_file: dict[Path, dict] = {}
+    for rec in records:
+        if rec["outcome"] == "passed" and rec["metrics"]:
+            by_file.setdefault(group_path(root, device_class, rec["group"]), {})[rec["key"]] = make_entry(rec)
+    written = []
+    for path, entries in sorted(by_file.items()):
+        before = write_entries(path, device_class, entries)
+        written += [(path, key, before[key], entry) for key, entry in entries.items()]
+    return written
+
+
 def all_files(root: Path) -> list[Path]:
     return sorted(Path(root).glob("*/*.yaml"))

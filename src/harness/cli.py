@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from harness import baselines
 from harness.claims import Metric
-from harness.report import load_run_record
+from harness.report import load_run_record, update_table
 from harness.stats import Summary, fmt, mann_whitney_greater, regression_tolerance, summarize, welch_greater
 
 ALPHA = 0.05  # significance for metric regressions
@@ -138,22 +138,8 @@ def cmd_update(args) -> int:
 
 def _update_from_run(args) -> int:
     record = load_run_record(args.from_run)
-    device_class = record["env"]["device_class"]
-    by_file: dict[Path, dict] = {}
-    for test in record["tests"]:
-        if test["outcome"] == "passed" and test["metrics"]:
-            by_file.setdefault(baselines.group_path(args.dir, device_class, test["group"]), {})[test["key"]] = \
-                baselines.make_entry(test)
-    rows = []
-    for path, entries in sorted(by_file.items()):
-        before = baselines.write_entries(path, device_class, entries)
-        for key, entry in entries.items():
-            for name, m in entry["metrics"].items():
-                old = (before[key] or {}).get("metrics", {}).get(name)
-                rows.append([path, key, name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
-                             f"{fmt(m['mean'])} ± {fmt(m['std'])}"])
-    print(tabulate(rows, headers=["file", "entry", "metric", "before", "after"], disable_numparse=True) if rows
-          else "nothing to write: the run has no passed tests with metrics")
+    written = baselines.write_records(args.dir, record["env"]["device_class"], record["tests"])
+    print(update_table(written) if written else "nothing to write: the run has no passed tests with metrics")
     return 0
 
 

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from tabulate import tabulate
 
 from harness import baselines, devices, report
-from harness.stats import fmt
 from harness.claims import Verdict
 from harness.recorder import ClaimBook
 from harness.timing import benchmark_rounds, summarize_rounds, synced
@@ -55,6 +53,8 @@ class HarnessSession:
     results_dir: Path
     update: bool
     require: bool
+    git: dict
+    env: dict
     records: list = dataclasses.field(default_factory=list)
     written: list = dataclasses.field(default_factory=list)  # (path, key, before, after) of updates
     outputs: list = dataclasses.field(default_factory=list)
@@ -122,7 +122,8 @@ def pytest_configure(config):
     session = HarnessSession(
         device=device, device_class=devices.device_class(device), tier=opt.tier,
         n_seeds=opt.seeds or TIER_SEEDS[opt.tier], baselines_dir=root / opt.baselines_dir,
-        results_dir=results_dir, update=opt.update_baselines, require=opt.require_baselines)
+        results_dir=results_dir, update=opt.update_baselines, require=opt.require_baselines,
+        git=report.git_state(root), env=devices.describe(device))
     _validate_baselines(session)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "harness-session")
@@ -255,8 +256,8 @@ def pytest_runtest_call(item):
     if book is None:
         return result
     if book.metrics and not book.claim_verdicts():
-        pytest.fail(f"{book.where} records metrics but asserts no claim: a benchmark must state "
-                    "what the paper claims (claim.at_least, claim.greater, ...)", pytrace=False)
+        book.check("states a claim", False, "metrics recorded but no claim checked",
+                   "a benchmark to state what the paper claims (claim.at_least, claim.greater, ...)")
     baseline_verdicts = _check_baseline(item, book)
     _attach_record(item, baseline_verdicts)
     failures = [v.sentence for v in book.failures() + baseline_verdicts if v.passed is False]
@@ -277,7 +278,7 @@ def _check_baseline(item, book: ClaimBook) -> list[Verdict]:
         pytest.fail(str(err), pytrace=False)
     if entry is None:
         sentence = (f"{book.where}: no baseline for {s.device_class} in {path.relative_to(item.config.rootpath)} "
-                    f"— record with `harness baselines update -k \"{item.name}\" --device {s.device}`")
+                    f"— record with `harness baselines update -k {item.originalname} --device {s.device}`")
         if s.require:
             return [Verdict("baseline", "present", False, sentence + " (--require-baselines)")]
         item.warn(BaselineWarning(sentence))
@@ -300,7 +301,7 @@ def _attach_record(item, extra_verdicts: list[Verdict]) -> None:
     s: HarnessSession = item.config.stash[SESSION]
     entry = item.stash.get(_BASELINE_ENTRY, None)
     stored = (entry or {}).get("metrics", {})
-    git = report.git_state(Path(item.config.rootpath))
+    git = s.git
     record = {
         "nodeid": item.nodeid, "where": book.where, "group": _group(item), "key": baseline_key(item, s.tier),
         "tier": s.tier, "seeds": book.seeds, "config": book.config,
@@ -310,7 +311,7 @@ def _attach_record(item, extra_verdicts: list[Verdict]) -> None:
         "time_s": book.time_s, "baseline_time_s": (entry or {}).get("time_s", {}).get("median"),
         "curves": book.curves, "extras": book.extras,
         "recorded": {"commit": git["commit"], "dirty": git["dirty"], "date": report.utc_now()[:10],
-                     "torch": str(torch.__version__), "python": devices.describe(s.device)["python"],
+                     "torch": s.env["torch"], "python": s.env["python"],
                      "device": devices.describe_short(s.device), "tier": s.tier},
     }
     item.user_properties.append((RECORD_KEY, record))
@@ -324,7 +325,7 @@ def pytest_sessionfinish(session, exitstatus):
         return  # xdist workers leave writing to the controller
     if s.update:
         try:
-            _write_baselines(config, s)
+            s.written = baselines.write_records(s.baselines_dir, s.device_class, s.records)
         except baselines.BaselineError as err:  # changed on disk during the run
             s.errors.append(f"baselines not updated: {err}")
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
@@ -333,26 +334,13 @@ def pytest_sessionfinish(session, exitstatus):
         s.outputs = list(report.write_run_record(s.results_dir, record))
 
 
-def _write_baselines(config, s: HarnessSession) -> None:
-    by_file: dict[Path, dict] = {}
-    for rec in s.records:
-        if rec["outcome"] != "passed" or not rec["metrics"]:
-            continue  # a failing claim is not a baseline to keep
-        path = baselines.group_path(s.baselines_dir, s.device_class, rec["group"])
-        by_file.setdefault(path, {})[rec["key"]] = baselines.make_entry(rec)
-    for path, entries in sorted(by_file.items()):
-        before = baselines.write_entries(path, s.device_class, entries)
-        for key, entry in entries.items():
-            s.written.append((path, key, before[key], entry))
-
-
 def _run_record(config, s: HarnessSession) -> dict:
     counts = {"passed": 0, "failed": 0, "xfailed": 0}
     for rec in s.records:
         counts[rec["outcome"] if rec["outcome"] in counts else "failed"] += 1
     return {
-        "schema": report.RECORD_SCHEMA, "created": report.utc_now(), "git": report.git_state(Path(config.rootpath)),
-        "env": devices.describe(s.device), "tier": s.tier, "n_seeds": s.n_seeds,
+        "schema": report.RECORD_SCHEMA, "created": report.utc_now(), "git": s.git,
+        "env": s.env, "tier": s.tier, "n_seeds": s.n_seeds,
         "args": list(config.invocation_params.args), "counts": counts,
         "tests": sorted(s.records, key=lambda r: r["nodeid"]),
     }
@@ -373,17 +361,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"warning: slower than baseline: {line}", yellow=True)
     if s.written:
         tr.write_sep("-", "baselines updated (before → after)")
-        tr.write_line(_update_table(s.written, Path(config.rootpath)))
+        tr.write_line(report.update_table(s.written))
     for path in s.outputs:
         tr.write_line(f"harness: wrote {path}")
 
-
-def _update_table(written: list, root: Path) -> str:
-    rows = []
-    for path, key, before, after in written:
-        for name, m in after["metrics"].items():
-            old = (before or {}).get("metrics", {}).get(name)
-            was = f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)"
-            rows.append([path.relative_to(root) if path.is_relative_to(root) else path, key, name, was,
-                         f"{fmt(m['mean'])} ± {fmt(m['std'])}"])
-    return tabulate(rows, headers=["file", "entry", "metric", "before", "after"], tablefmt="simple", disable_numparse=True)

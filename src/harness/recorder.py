@@ -31,8 +31,10 @@ class ClaimBook:
         self.time_s: dict | None = None
 
     # --- recording -------------------------------------------------------------------------
-    def record(self, values: dict, specs: dict[str, Metric], config=None) -> None:
+    def record(self, values: dict, specs: dict[str, Metric], config=None, seeds=None) -> None:
         """Store per-seed values for each metric in `specs` (one value per seed each).
+
+        `seeds` names the seeds the values came from when they are not the session's (--seeds).
 
         A NaN/inf metric becomes a failing verdict (and is never stored in a baseline); a value
         without a spec is an error, so every stored metric has a direction and tolerance.
@@ -47,6 +49,8 @@ class ClaimBook:
                 self.verdicts.append(Verdict("claim", "finite", False, str(err), name))
                 continue
             self.specs[name] = spec
+        if seeds is not None:
+            self.seeds = [int(x) for x in seeds]
         if config is not None:
             self.config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
 

@@ -139,3 +139,14 @@ def load_run_record(path: Path) -> dict:
     if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA or "tests" not in record:
         raise ValueError(f"{path}: not a harness run record (schema {RECORD_SCHEMA} with a tests list)")
     return record
+
+
+def update_table(written: list[tuple]) -> str:
+    """Before → after of each metric of each baseline entry written by an update."""
+    rows = []
+    for path, key, before, after in written:
+        for name, m in after["metrics"].items():
+            old = (before or {}).get("metrics", {}).get(name)
+            rows.append([str(path), key, name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
+                         f"{fmt(m['mean'])} ± {fmt(m['std'])}"])
+    return tabulate(rows, headers=["file", "entry", "metric", "before", "after"], disable_numparse=True)
