@@ -4,7 +4,15 @@ parameters) is faster than a per-seed loop, and computes the same thing.
 Setting: 8 seeds of MLP 40-512-512-10 on MNIST-1D, Adam 1e-3, one epoch at batch 128 (32 steps),
 full-set evaluation at the end; the sequential side runs the same loop per seed without vmap.
 
-Measured (cpu, 2 threads, smoke): TODO
+Measured (cpu, 2 threads, smoke, 5 runs with interleaved rounds): batched and sequential agree
+exactly (final test accuracy gap 0.000). Speed-up 1.00–1.29× — below the ≥ 1.5× sanity claim and the ≥ 3× target,
+so that claim is xfail(strict) on CPU: profiling shows forward+backward at ~88 GFLOP/s in both
+paths (the 2-core matmul peak; bmm over 8 seeds is no faster than 8 mm's), and Adam's update
+(fused: 1.7 ms/step; foreach: 5.4 ms) and the transposed-gradient copy are the same bytes either
+way, so batching only removes per-op overhead, which is small at width 512. A GPU, where one
+seed's kernels are launch-bound, is where the ≥ 10× target applies. Throughput: 0.37–0.54 of the
+matmul peak probe (121–150 GFLOP/s at n=2048), counting training and evaluation matmuls; the 0.5
+aim is reached only on the quieter runs, so 0.25 is asserted as a regression floor.
 """
 
 from __future__ import annotations
@@ -51,8 +59,11 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     fit = {mode: (lambda mode=mode: train(lambda: mlp(WIDTHS), data, seeds, train_cfg, device,
                                           batched=mode == "batched"))
            for mode in ("batched", "sequential")}
-    times = {mode: time_rounds(fn, device, cfg.rounds) for mode, fn in fit.items()}
-    results = {mode: fn() for mode, fn in fit.items()}
+    results = {mode: fn() for mode, fn in fit.items()}  # also the warm-up of each side
+    times = {mode: [] for mode in fit}
+    for _ in range(cfg.rounds):  # interleaved, so drifting load on a shared machine hits both sides
+        for mode, fn in fit.items():
+            times[mode] += time_rounds(fn, device, rounds=1, warmup=0)
     agreement = (results["batched"].curves["test_acc"][:, -1] - results["sequential"].curves["test_acc"][:, -1]).abs()
     evaluated = data.n_train + data.y_test.shape[0]  # one full-set evaluation after the last epoch
     flops = (matmul_flops(WIDTHS, cfg.epochs * data.n_train, len(seeds), backward=True)
@@ -85,7 +96,7 @@ def test_batched_speedup(perf, claim, tier, device, request):
         device.type == "cpu", strict=True,
         reason="compute-bound on a 2-core CPU: forward+backward already run at the matmul peak "
                "(~88 GFLOP/s) one seed at a time, so batching only removes per-op overhead; measured "
-               "1.12× (smoke) — it needs a device where small kernels are launch-bound (GPU)"))
+               "1.00–1.29× (smoke, 5 runs) — it needs a device where small kernels are launch-bound (GPU)"))
     claim.record(perf, {"speedup": Metric("higher", abs_tol=0.3, timing=True)},
                  config=TIERS[tier], seeds=range(N_SEEDS))
     claim.note("rounds_s", perf["times"])
@@ -93,11 +104,11 @@ def test_batched_speedup(perf, claim, tier, device, request):
 
 
 def test_step_throughput(perf, claim, tier, bench, device):
-    """Training throughput as a fraction of the measured matmul peak (reported; aim ≥ 0.5)."""
+    """Training throughput as a fraction of the measured matmul peak (aim ≥ 0.5; floor 0.25)."""
     claim.record(perf, {"peak_fraction": Metric("higher", abs_tol=0.1, timing=True)},
                  config=TIERS[tier], seeds=range(N_SEEDS))
     claim.note("matmul_peak_gflops", perf["peak_gflops"])
-    claim.above("peak_fraction", 0.1)
+    claim.at_least("peak_fraction", 0.25)  # a regression floor: measured 0.37–0.54 on the 2-core CPU
     data = TrainData.of(get_dataset("mnist1d", device).subset(n_train=TIERS[tier].n_train))
     one_epoch = TrainConfig(epochs=1, batch_size=TIERS[tier].batch_size, lr=1e-3)
     bench(lambda: train(lambda: mlp(WIDTHS), data, list(range(N_SEEDS)), one_epoch, device), rounds=3)
