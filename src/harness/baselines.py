@@ -194,11 +194,12 @@ def _locked(path: Path):
 
 
 def write_records(root: Path, device_class: str, records: list[dict]) -> list[tuple]:
-    """Write the entries of every passed test record (a failing claim is not a baseline to keep),
-    grouped by group file; returns (path, key, before, after) for each entry written."""
+    """Write the entries of every passed (or expectedly failing: xfail) test record, grouped by group
+    file — a claim that broke unexpectedly is not a baseline to keep. Returns (path, key, before,
+    after) for each entry written."""
     by_file: dict[Path, dict] = {}
     for rec in records:
-        if rec["outcome"] == "passed" and rec["metrics"]:
+        if rec["outcome"] in ("passed", "xfailed") and rec["metrics"]:
             by_file.setdefault(group_path(root, device_class, rec["group"]), {})[rec["key"]] = make_entry(rec)
     written = []
     for path, entries in sorted(by_file.items()):

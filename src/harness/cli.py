@@ -117,7 +117,7 @@ def cmd_diff(args) -> int:
             old = stored.get(name)
             rows.append([test["key"], name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
                          f"{fmt(m['mean'])} ± {fmt(m['std'])}", fmt(m["mean"] - old["mean"]) if old else "",
-                         "" if test["outcome"] == "passed" else "not written: test failed"])
+                         "" if test["outcome"] in ("passed", "xfailed") else "not written: test failed"])
     print(tabulate(rows, headers=["entry", "metric", "stored", "run", "change", "note"], disable_numparse=True))
     return 0
 
@@ -139,7 +139,7 @@ def cmd_update(args) -> int:
 def _update_from_run(args) -> int:
     record = load_run_record(args.from_run)
     written = baselines.write_records(args.dir, record["env"]["device_class"], record["tests"])
-    print(update_table(written) if written else "nothing to write: the run has no passed tests with metrics")
+    print(update_table(written, Path.cwd()) if written else "nothing to write: the run has no passed tests with metrics")
     return 0
 
 

@@ -361,7 +361,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"warning: slower than baseline: {line}", yellow=True)
     if s.written:
         tr.write_sep("-", "baselines updated (before → after)")
-        tr.write_line(report.update_table(s.written))
+        tr.write_line(report.update_table(s.written, Path(config.rootpath)))
     for path in s.outputs:
         tr.write_line(f"harness: wrote {path}")
 

@@ -141,10 +141,11 @@ def load_run_record(path: Path) -> dict:
     return record
 
 
-def update_table(written: list[tuple]) -> str:
+def update_table(written: list[tuple], root: Path | None = None) -> str:
     """Before → after of each metric of each baseline entry written by an update."""
     rows = []
     for path, key, before, after in written:
+        path = path.relative_to(root) if root and path.is_relative_to(root) else path
         for name, m in after["metrics"].items():
             old = (before or {}).get("metrics", {}).get(name)
             rows.append([str(path), key, name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
