@@ -175,7 +175,7 @@ def write_entries(path: Path, device_class: str, updates: dict) -> dict:
         before = {key: entries.get(key) for key in updates}
         entries.update(updates)
         doc = {"schema": SCHEMA, "device_class": device_class, "entries": dict(sorted(entries.items()))}
-        text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
+        text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200, allow_unicode=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
