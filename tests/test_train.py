@@ -70,3 +70,17 @@ def test_bad_config_is_refused(kwargs, message):
 def test_duplicate_seeds_are_refused(digits):
     with pytest.raises(ValueError, match="duplicates"):
         train(lambda: mlp([64, 10]), TrainData.of(digits), [1, 1], TrainConfig(epochs=1), "cpu")
+
+
+def test_inconsistent_data_is_refused(digits):
+    with pytest.raises(ValueError, match="x has 1300 examples but y has 10"):
+        TrainData(digits.x, digits.y[:10])
+    labels = torch.stack([digits.y, digits.y])
+    with pytest.raises(ValueError, match="y stacks 2 seeds but 3 seeds are trained"):
+        train(lambda: mlp([64, 10]), TrainData.of(digits, y=labels), [0, 1, 2], TrainConfig(epochs=1), "cpu")
+
+
+def test_data_on_another_device_is_refused(digits):
+    meta = TrainData(digits.x.to("meta"), digits.y.to("meta"))
+    with pytest.raises(ValueError, match="x is on meta but training runs on cpu; move the data first"):
+        train(lambda: mlp([64, 10]), meta, [0], TrainConfig(epochs=1), "cpu")

@@ -62,6 +62,34 @@ class TrainData:
     y_test: torch.Tensor | None = None
     per_seed: frozenset = frozenset()  # names among {"x", "y", "x_test", "y_test"}
 
+    def __post_init__(self):
+        unknown = set(self.per_seed) - {"x", "y", "x_test", "y_test"}
+        if unknown:
+            raise ValueError(f"per_seed names unknown fields {sorted(unknown)}")
+        for xn, yn in (("x", "y"), ("x_test", "y_test")):
+            x, y = getattr(self, xn), getattr(self, yn)
+            if (x is None) != (y is None):
+                raise ValueError(f"give both {xn} and {yn}, or neither")
+            if x is None:
+                continue
+            nx = x.shape[1] if xn in self.per_seed else x.shape[0]
+            ny = y.shape[1] if yn in self.per_seed else y.shape[0]
+            if nx != ny:
+                raise ValueError(f"{xn} has {nx} examples but {yn} has {ny}")
+        stacks = {name: getattr(self, name).shape[0] for name in self.per_seed}
+        if len(set(stacks.values())) > 1:
+            raise ValueError(f"per-seed fields disagree on the number of seeds: {stacks}")
+
+    def check(self, n_seeds: int, device: torch.device) -> None:
+        """Refuse data on another device, or per-seed stacks for another number of seeds."""
+        for name in ("x", "y", "x_test", "y_test"):
+            t = getattr(self, name)
+            if t is not None and t.device != device:
+                raise ValueError(f"{name} is on {t.device} but training runs on {device}; "
+                                 f"move the data first (Dataset.to(device) or get_dataset(name, device))")
+            if name in self.per_seed and t.shape[0] != n_seeds:
+                raise ValueError(f"{name} stacks {t.shape[0]} seeds but {n_seeds} seeds are trained")
+
     @classmethod
     def of(cls, dataset, **per_seed_overrides) -> TrainData:
         """From a Dataset, replacing any field by a per-seed stack ([S, N, ...])."""
@@ -133,6 +161,7 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     without vmap. Both give the same result up to float rounding.
     """
     seeds = check_seed_list(seeds)
+    data.check(len(seeds), torch.device(device))
     if not batched:
         parts = [_fit(factory, data.seed(i), [s], cfg, device, init, init_kwargs or {}, batched=False)
                  for i, s in enumerate(seeds)]
