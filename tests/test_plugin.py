@@ -267,3 +267,12 @@ def test_xdist_update_keeps_every_entry(toy):
     # a second, partial update leaves the other entries alone
     toy.runpytest("bench/test_many.py::test_many[i=3]", "--update-baselines").assert_outcomes(passed=1)
     assert len(yaml.safe_load(baseline_file(toy).read_text())["entries"]) == 8
+
+
+def test_runs_beside_a_directory_with_its_own_conftest(toy):
+    """A conftest in a sibling folder makes pluggy hash the registered plugins (found by a full run)."""
+    toy.mkdir("unit")
+    toy.path.joinpath("unit", "conftest.py").write_text("import pytest\n")
+    toy.path.joinpath("unit", "test_unit.py").write_text("def test_unit():\n    pass\n")
+    result = toy.runpytest("unit", "bench/test_toy.py::test_toy")
+    result.assert_outcomes(passed=2)

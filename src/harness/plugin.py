@@ -43,7 +43,7 @@ class BaselineWarning(UserWarning):
     """A baseline check could not run (no entry for this device class)."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # registered as a plugin: pluggy needs it hashable (by identity)
 class HarnessSession:
     device: torch.device
     device_class: str
