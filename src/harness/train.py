@@ -176,44 +176,70 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, init, init_k
     template = copy.deepcopy(models[0]).to("meta")
     forward = _batched_forward(template) if batched else _single_forward(template)
     optimizer = _optimizer(list(params.values()), cfg)
-    S, n = len(seeds), data.n_train
-    batch = cfg.batch_size or n
-    steps_per_epoch = math.ceil(n / batch)
-    total_steps = cfg.epochs * steps_per_epoch
+    steps_per_epoch = math.ceil(data.n_train / (cfg.batch_size or data.n_train))
     order_streams = [torch_generator(s, "order") for s in seeds]
-
+    stop = _EarlyStop(params, cfg)
     curves: dict[str, list[torch.Tensor]] = {}
-    done = torch.zeros(S, dtype=torch.bool)
-    epochs_run = torch.full((S,), cfg.epochs)
-    frozen = {k: v.detach().clone() for k, v in params.items()}  # each stopped seed's weights
-    step = 0
     for epoch in range(cfg.epochs):
-        perms = torch.stack([torch.randperm(n, generator=g) for g in order_streams]).to(device)
-        for start in range(0, n, batch):
-            idx = perms[:, start:start + batch]
-            _set_lr(optimizer, cfg, step, total_steps)
-            loss = _loss(forward(params, buffers, data.rows("x", idx), True), data.rows("y", idx), cfg.loss)
-            optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()  # seeds are independent: each gets the gradient of its own mean loss
-            optimizer.step()
-            step += 1
+        _train_epoch(forward, params, buffers, optimizer, data, order_streams, cfg, epoch * steps_per_epoch,
+                     cfg.epochs * steps_per_epoch)
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
         metrics = _evaluate(forward, params, buffers, data, cfg.loss)
         for name, value in metrics.items():
-            curves.setdefault(name, []).append(torch.where(done, torch.nan, value))
-        if cfg.stop_at_train_acc is not None:
-            newly = (metrics["train_acc"] >= cfg.stop_at_train_acc) & ~done
-            for k in params:
-                frozen[k][newly.to(device)] = params[k].detach()[newly.to(device)]
-            epochs_run[newly] = epoch + 1
-            done |= newly
-            if done.all():
-                break
-    with torch.no_grad():
-        final = {k: torch.where(_expand(done.to(device), v), frozen[k], v.detach()) for k, v in params.items()}
-    return TrainResult(template, final, buffers, {k: torch.stack(v, dim=1) for k, v in curves.items()},
-                       epochs_run, epochs_run * steps_per_epoch, done.clone(), list(seeds))
+            curves.setdefault(name, []).append(torch.where(stop.done, torch.nan, value))
+        if stop.update(epoch, metrics, params):
+            break
+    return TrainResult(template, stop.final(params), buffers, {k: torch.stack(v, dim=1) for k, v in curves.items()},
+                       stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
+
+
+def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_streams, cfg: TrainConfig,
+                 step: int, total_steps: int) -> None:
+    """One pass over the training set, each seed in its own order (its 'order' stream)."""
+    n = data.n_train
+    batch = cfg.batch_size or n
+    perms = torch.stack([torch.randperm(n, generator=g) for g in order_streams]).to(data.y.device)
+    for start in range(0, n, batch):
+        idx = perms[:, start:start + batch]
+        _set_lr(optimizer, cfg, step, total_steps)
+        loss = _loss(forward(params, buffers, data.rows("x", idx), True), data.rows("y", idx), cfg.loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()  # seeds are independent: each gets the gradient of its own mean loss
+        optimizer.step()
+        step += 1
+
+
+class _EarlyStop:
+    """Per-seed stop at a train-accuracy target: a seed that reaches it keeps the weights it had
+    then (the others train on, so the batch stays one shape); without a target, nothing is kept."""
+
+    def __init__(self, params: dict, cfg: TrainConfig):
+        self.target, self.epochs = cfg.stop_at_train_acc, cfg.epochs
+        n_seeds = next(iter(params.values())).shape[0]
+        self.done = torch.zeros(n_seeds, dtype=torch.bool)
+        self.epochs_run = torch.full((n_seeds,), cfg.epochs)
+        self.frozen = {k: v.detach().clone() for k, v in params.items()} if self.target is not None else None
+
+    def update(self, epoch: int, metrics: dict, params: dict) -> bool:
+        """Freeze the seeds that reached the target this epoch; True when all have."""
+        if self.target is None:
+            return False
+        newly = (metrics["train_acc"] >= self.target) & ~self.done
+        if newly.any():
+            on_device = newly.to(next(iter(params.values())).device)
+            for k, v in params.items():
+                self.frozen[k][on_device] = v.detach()[on_device]
+            self.epochs_run[newly] = epoch + 1
+            self.done |= newly
+        return bool(self.done.all())
+
+    @torch.no_grad()
+    def final(self, params: dict) -> dict:
+        if self.frozen is None:
+            return {k: v.detach() for k, v in params.items()}
+        done = self.done.to(next(iter(params.values())).device)
+        return {k: torch.where(_expand(done, v), self.frozen[k], v.detach()) for k, v in params.items()}
 
 
 def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
