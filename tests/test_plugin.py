@@ -276,3 +276,15 @@ def test_runs_beside_a_directory_with_its_own_conftest(toy):
     toy.path.joinpath("unit", "test_unit.py").write_text("def test_unit():\n    pass\n")
     result = toy.runpytest("unit", "bench/test_toy.py::test_toy")
     result.assert_outcomes(passed=2)
+
+
+def test_timing_claims_skip_under_xdist(toy):
+    pytest.importorskip("xdist")
+    toy.path.joinpath("bench", "test_speed.py").write_text(
+        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
+        "@pytest.mark.timing\ndef test_speed(claim):\n    claim.record({'x': [1.0]}, {'x': Metric('higher', 0.1)})\n"
+        "    claim.at_least('x', 0.5)\n")
+    result = toy.runpytest_subprocess("bench/test_speed.py", "-n", "2", "-p", "xdist", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*timing claims need the cores to themselves: run without -n*"])
+    toy.runpytest("bench/test_speed.py").assert_outcomes(passed=1)

@@ -90,6 +90,7 @@ def test_batched_matches_sequential(perf, claim, tier):
     claim.at_most("max_test_acc_gap", 0.01)
 
 
+@pytest.mark.timing
 def test_batched_speedup(perf, claim, tier, device, request):
     """Training 8 seeds batched is ≥ 1.5× faster than one at a time (the sanity claim)."""
     request.applymarker(pytest.mark.xfail(
@@ -103,6 +104,7 @@ def test_batched_speedup(perf, claim, tier, device, request):
     claim.at_least("speedup", 1.5)
 
 
+@pytest.mark.timing
 def test_step_throughput(perf, claim, tier, bench, device):
     """Training throughput as a fraction of the measured matmul peak (aim ≥ 0.5; floor 0.25)."""
     claim.record(perf, {"peak_fraction": Metric("higher", abs_tol=0.1, timing=True)},

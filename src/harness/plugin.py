@@ -102,6 +102,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{name}: {about}")
     config.addinivalue_line("markers", "full_only: runs only with --tier full")
     config.addinivalue_line("markers", "gpu_only: runs only with --device cuda")
+    config.addinivalue_line("markers", "timing: claims on wall time; skipped under xdist (-n), which shares the cores")
     if config.option.help or config.option.version:
         return
     opt = config.option
@@ -173,6 +174,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs --tier full"))
         if item.get_closest_marker("gpu_only") and s.device.type != "cuda":
             item.add_marker(pytest.mark.skip(reason="needs --device cuda"))
+        if item.get_closest_marker("timing") and hasattr(config, "workerinput"):
+            item.add_marker(pytest.mark.skip(reason="timing claims need the cores to themselves: run without -n"))
 
 
 # --- fixtures ----------------------------------------------------------------------------------
