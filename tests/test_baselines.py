@@ -78,3 +78,11 @@ def test_time_derived_regression_only_warns():
     (verdict,) = baselines.compare("perf/t", stored, {"acc": [1.0, 1.0]}, {"acc": Metric("higher", 0.1, timing=True)},
                                    "cpu")
     assert verdict.passed is None and "warning only" in verdict.sentence
+
+
+def test_update_without_timing_keeps_the_stored_time(tmp_path):
+    path = tmp_path / "cpu" / "g.yaml"
+    baselines.write_entries(path, "cpu", {"a": {**entry([1.0]), "time_s": {"median": 2.0, "iqr": 0.1}}})
+    baselines.write_entries(path, "cpu", {"a": entry([0.9])})
+    stored = baselines.load(path, "cpu")["a"]
+    assert stored["time_s"] == {"median": 2.0, "iqr": 0.1} and stored["metrics"]["acc"]["mean"] == 0.9

@@ -166,14 +166,17 @@ def write_entries(path: Path, device_class: str, updates: dict) -> dict:
     """Merge {key: entry} into the file atomically; return {key: previous entry or None}.
 
     A lock file serialises concurrent writers (two pytest processes); the temp file + rename
-    means a crash never leaves a half-written baseline. Other entries are kept as they are.
+    means a crash never leaves a half-written baseline. Other entries are kept as they are, and an
+    update from a run that timed nothing (xdist, --benchmark-disable) keeps the stored time.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
         entries = dict(load(path, device_class))
         before = {key: entries.get(key) for key in updates}
-        entries.update(updates)
+        for key, entry in updates.items():
+            kept_time = (before[key] or {}).get("time_s")
+            entries[key] = {**entry, "time_s": kept_time} if "time_s" not in entry and kept_time else entry
         doc = {"schema": SCHEMA, "device_class": device_class, "entries": dict(sorted(entries.items()))}
         text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200, allow_unicode=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
