@@ -43,6 +43,15 @@ def toy(pytester, monkeypatch):
     return pytester
 
 
+PERF_HEADER = "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
+
+
+def write_bench(pytester, name: str, body: str, header: str = PERF_HEADER) -> str:
+    """bench/<name>.py holding `header` + `body`; returns its path for the command line."""
+    pytester.path.joinpath("bench", f"{name}.py").write_text(header + body)
+    return f"bench/{name}.py"
+
+
 def baseline_file(pytester):
     return pytester.path / "baselines" / "cpu" / "memorization.yaml"
 
@@ -208,25 +217,17 @@ def test_run_record_and_markdown_summary(toy, monkeypatch):
 
 
 def test_benchmark_disable_still_checks_claims(toy, monkeypatch):
-    toy.path.joinpath("bench", "test_timed.py").write_text(
-        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
-        "def test_timed(claim, bench):\n"
-        "    out = bench(lambda: 3)\n"
-        "    claim.record({'x': [out] * 3}, {'x': Metric('target', 0.0)})\n"
-        "    claim.at_most('x', 2)\n")
-    result = toy.runpytest("bench/test_timed.py", "--benchmark-disable")
+    path = write_bench(toy, "test_timed", "def test_timed(claim, bench):\n    out = bench(lambda: 3)\n"
+                       "    claim.record({'x': [out] * 3}, {'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n")
+    result = toy.runpytest(path, "--benchmark-disable")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*x: observed 3.000 ± 0.000 (n=3), expected <= 2.000*"])
 
 
 def test_timed_unit_lands_in_the_record(toy):
-    toy.path.joinpath("bench", "test_timed.py").write_text(
-        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
-        "def test_timed(claim, bench):\n"
-        "    bench(lambda: sum(range(1000)), rounds=4)\n"
-        "    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
-        "    claim.at_most('x', 2)\n")
-    toy.runpytest("bench/test_timed.py", "--update-baselines").assert_outcomes(passed=1)
+    path = write_bench(toy, "test_timed", "def test_timed(claim, bench):\n    bench(lambda: sum(range(1000)), rounds=4)\n"
+                       "    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n")
+    toy.runpytest(path, "--update-baselines").assert_outcomes(passed=1)
     record = json.loads(next((toy.path / ".harness" / "runs").glob("*.json")).read_text())
     assert len(record["tests"][0]["time_s"]["rounds"]) == 4
     entry = yaml.safe_load((toy.path / "baselines" / "cpu" / "perf.yaml").read_text())["entries"]
@@ -234,20 +235,16 @@ def test_timed_unit_lands_in_the_record(toy):
 
 
 def test_metrics_without_a_claim_fail(toy):
-    toy.path.joinpath("bench", "test_lazy.py").write_text(
-        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
-        "def test_lazy(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n")
-    result = toy.runpytest("bench/test_lazy.py")
+    path = write_bench(toy, "test_lazy", "def test_lazy(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n")
+    result = toy.runpytest(path)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*states a claim: observed metrics recorded but no claim checked*"])
 
 
 def test_missing_group_marker_is_reported(toy):
-    toy.path.joinpath("bench", "test_nogroup.py").write_text(
-        "from harness.claims import Metric\n"
-        "def test_nogroup(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
-        "    claim.at_most('x', 2)\n")
-    result = toy.runpytest("bench/test_nogroup.py")
+    path = write_bench(toy, "test_nogroup", "def test_nogroup(claim):\n    claim.record({'x': [1, 1, 1]}, "
+                       "{'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n", header="from harness.claims import Metric\n")
+    result = toy.runpytest(path)
     assert result.ret != 0
     assert "needs exactly one group marker" in result.stdout.str() + result.stderr.str()
 
@@ -280,11 +277,9 @@ def test_runs_beside_a_directory_with_its_own_conftest(toy):
 
 def test_timing_claims_skip_under_xdist(toy):
     pytest.importorskip("xdist")
-    toy.path.joinpath("bench", "test_speed.py").write_text(
-        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
-        "@pytest.mark.timing\ndef test_speed(claim):\n    claim.record({'x': [1.0]}, {'x': Metric('higher', 0.1)})\n"
-        "    claim.at_least('x', 0.5)\n")
-    result = toy.runpytest_subprocess("bench/test_speed.py", "-n", "2", "-p", "xdist", "-rs")
+    path = write_bench(toy, "test_speed", "@pytest.mark.timing\ndef test_speed(claim):\n"
+                       "    claim.record({'x': [1.0]}, {'x': Metric('higher', 0.1)})\n    claim.at_least('x', 0.5)\n")
+    result = toy.runpytest_subprocess(path, "-n", "2", "-p", "xdist", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*timing claims need the cores to themselves: run without -n*"])
-    toy.runpytest("bench/test_speed.py").assert_outcomes(passed=1)
+    toy.runpytest(path).assert_outcomes(passed=1)

@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from harness.data import get_dataset, noisy_labels
+from harness.data import load_dataset, noisy_labels
 from harness.models import mlp
 from harness.train import TrainConfig, TrainData, train
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return get_dataset("digits")
+    return load_dataset("digits")
 
 
 @pytest.mark.parametrize("cfg", [

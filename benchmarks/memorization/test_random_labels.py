@@ -31,7 +31,7 @@ import pytest
 import torch
 
 from harness.claims import Metric
-from harness.data import get_dataset, noisy_labels
+from harness.data import load_dataset, noisy_labels
 from harness.models import mlp
 from harness.stats import spearman
 from harness.train import TrainConfig, TrainData, train
@@ -67,7 +67,7 @@ def member_seeds(seeds: list[int]) -> list[int]:
 def run(cfg: Config, device, seeds: list[int]) -> dict:
     """Train every (noise level, seed) model; per noise level, one value per seed of
     train_acc, test_acc and epochs_to_fit, plus test-accuracy learning curves."""
-    data = get_dataset("mnist1d", device).subset(n_train=cfg.n_train)
+    data = load_dataset("mnist1d", device).subset(n_train=cfg.n_train)
     labels = torch.stack([noisy_labels(data.y, p, data.num_classes, s)[0] for p in NOISE_LEVELS for s in seeds])
     result = train(lambda: mlp([40, cfg.width, cfg.width, 10]), TrainData.of(data, y=labels),
                    member_seeds(seeds), cfg.train, device)
@@ -121,7 +121,7 @@ def test_accuracy_falls_with_noise(sweep, claim, tier, seeds):
 def test_epoch_time(bench, claim, device, tier, seeds):
     """Times one epoch of the batched random-label training (all seeds at once) at this tier's size."""
     cfg = TIERS[tier]
-    data = get_dataset("mnist1d", device).subset(n_train=cfg.n_train)
+    data = load_dataset("mnist1d", device).subset(n_train=cfg.n_train)
     labels = torch.stack([noisy_labels(data.y, 1.0, data.num_classes, s)[0] for s in seeds])
     one_epoch = TrainConfig(epochs=1, batch_size=cfg.train.batch_size, lr=cfg.train.lr)
     result = bench(lambda: train(lambda: mlp([40, cfg.width, cfg.width, 10]), TrainData.of(data, y=labels),

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from harness.claims import Metric
-from harness.data import get_dataset
+from harness.data import load_dataset
 from harness.models import mlp
 from harness.timing import matmul_peak_flops, time_rounds
 from harness.train import TrainConfig, TrainData, train
@@ -54,7 +54,7 @@ def matmul_flops(widths, examples: int, n_models: int, backward: bool) -> float:
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:
     """Batched vs sequential wall time of the same training, their agreement, and throughput."""
-    data = TrainData.of(get_dataset("mnist1d", device).subset(n_train=cfg.n_train))
+    data = TrainData.of(load_dataset("mnist1d", device).subset(n_train=cfg.n_train))
     train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=1e-3, eval_every=cfg.epochs)
     fit = {mode: (lambda mode=mode: train(lambda: mlp(WIDTHS), data, seeds, train_cfg, device,
                                           batched=mode == "batched"))
@@ -111,6 +111,6 @@ def test_step_throughput(perf, claim, tier, bench, device):
                  config=TIERS[tier], seeds=range(N_SEEDS))
     claim.note("matmul_peak_gflops", perf["peak_gflops"])
     claim.at_least("peak_fraction", 0.25)  # a regression floor: measured 0.37–0.54 on the 2-core CPU
-    data = TrainData.of(get_dataset("mnist1d", device).subset(n_train=TIERS[tier].n_train))
+    data = TrainData.of(load_dataset("mnist1d", device).subset(n_train=TIERS[tier].n_train))
     one_epoch = TrainConfig(epochs=1, batch_size=TIERS[tier].batch_size, lr=1e-3)
     bench(lambda: train(lambda: mlp(WIDTHS), data, list(range(N_SEEDS)), one_epoch, device), rounds=3)

@@ -58,7 +58,7 @@ class Dataset:
 
 # --- named datasets, cached per (name, device) -------------------------------------------------
 
-def get_dataset(name: str, device="cpu") -> Dataset:
+def load_dataset(name: str, device="cpu") -> Dataset:
     """A named offline dataset on `device`: 'mnist1d' or 'digits'."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(sorted(_BUILDERS))}")
@@ -85,7 +85,7 @@ def make_mnist1d() -> Dataset:
 def _generate_mnist1d() -> dict:
     from mnist1d.data import get_dataset_args, make_dataset
 
-    data = make_dataset(get_dataset_args())  # the published defaults; the cache key is their digest
+    data = make_dataset(get_dataset_args())  # the published defaults of this mnist1d release
     return {k: data[k] for k in ("x", "y", "x_test", "y_test")}
 
 

@@ -86,7 +86,7 @@ class TrainData:
             t = getattr(self, name)
             if t is not None and t.device != device:
                 raise ValueError(f"{name} is on {t.device} but training runs on {device}; "
-                                 f"move the data first (Dataset.to(device) or get_dataset(name, device))")
+                                 f"move the data first (Dataset.to(device) or load_dataset(name, device))")
             if name in self.per_seed and t.shape[0] != n_seeds:
                 raise ValueError(f"{name} stacks {t.shape[0]} seeds but {n_seeds} seeds are trained")
 
