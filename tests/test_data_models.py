@@ -122,8 +122,9 @@ def test_missing_local_data_names_the_variable(tmp_path, monkeypatch):
     (lambda: models.cnn1d(), (7, 40), (7, 10)),
     (lambda: models.cnn2d(), (7, 64), (7, 10)),
     (lambda: models.ResidualMLP(64, 16, 3, 10, layer_norm=True), (7, 64), (7, 10)),
+    (lambda: models.ResidualCNN(skip=False), (7, 64), (7, 10)),
     (lambda: models.Autoencoder(64, 16), (7, 64), (7, 64)),
-], ids=["mlp", "cnn1d", "cnn2d", "residual", "autoencoder"])
+], ids=["mlp", "cnn1d", "cnn2d", "residual-mlp", "plain-cnn", "autoencoder"])
 def test_models_build_and_run(factory, shape_in, shape_out):
     model = models.build(factory, seed=0)
     assert model(torch.randn(shape_in)).shape == shape_out
@@ -152,13 +153,17 @@ def test_init_errors():
         models.mlp([4])
 
 
-def test_residual_lesion_and_zero_init():
-    net = models.build(lambda: models.ResidualMLP(8, 16, 4, 3, zero_init_last=True), seed=0)
-    x = torch.randn(5, 8)
+@pytest.mark.parametrize("residual, plain, x", [
+    (lambda: models.ResidualMLP(8, 16, 4, 3, zero_init_last=True), lambda: models.ResidualMLP(8, 16, 4, 3, skip=False),
+     torch.randn(5, 8)),
+    (lambda: models.ResidualCNN(zero_init_last=True), lambda: models.ResidualCNN(skip=False), torch.rand(5, 64)),
+], ids=["mlp", "cnn"])
+def test_residual_lesion_and_zero_init(residual, plain, x):
+    net = models.build(residual, seed=0)
     # zero-initialised blocks add nothing: every lesion gives the same output as the whole net
     assert torch.allclose(net(x), net(x, lesioned=frozenset({0, 2})))
-    plain = models.build(lambda: models.ResidualMLP(8, 16, 4, 3, skip=False), seed=0)
-    assert not torch.allclose(plain(x), plain(x, lesioned=frozenset({1})))
+    plain_net = models.build(plain, seed=0)
+    assert not torch.allclose(plain_net(x), plain_net(x, lesioned=frozenset({1})))
 
 
 def test_class_selection_and_seeded_split():

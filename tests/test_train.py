@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from harness.data import load_dataset, noisy_labels
-from harness.models import mlp
+from harness.models import ResidualCNN, cnn2d, mlp
 from harness.train import TrainConfig, TrainData, train
 
 
@@ -28,6 +28,17 @@ def test_batched_equals_sequential(digits, cfg):
         torch.testing.assert_close(batched.params[name], sequential.params[name], rtol=1e-4, atol=1e-5)
     for name in batched.curves:
         torch.testing.assert_close(batched.curves[name], sequential.curves[name], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("factory", [lambda: cnn2d(channels=(4,)), lambda: ResidualCNN(channels=4, depth=2)],
+                         ids=["cnn2d", "residual-cnn"])
+def test_convolutional_models_batch_too(digits, factory):
+    small = digits.subset(n_train=128, n_test=64)
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    batched = train(factory, TrainData.of(small), [0, 1], cfg, "cpu")
+    sequential = train(factory, TrainData.of(small), [0, 1], cfg, "cpu", batched=False)
+    for name in batched.params:
+        torch.testing.assert_close(batched.params[name], sequential.params[name], rtol=1e-4, atol=1e-5)
 
 
 def test_seeds_differ_and_repeat(digits):
@@ -84,3 +95,15 @@ def test_data_on_another_device_is_refused(digits):
     meta = TrainData(digits.x.to("meta"), digits.y.to("meta"))
     with pytest.raises(ValueError, match="x is on meta but training runs on cpu; move the data first"):
         train(lambda: mlp([64, 10]), meta, [0], TrainConfig(epochs=1), "cpu")
+
+
+def test_dropout_trains_per_seed_and_repeats(digits):
+    factory = lambda: mlp([64, 64, 10], dropout=0.5)  # noqa: E731
+    cfg = TrainConfig(epochs=2, batch_size=64)
+    state = torch.random.get_rng_state()
+    a = train(factory, TrainData.of(digits), [0, 1], cfg, "cpu")
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is left alone
+    b = train(factory, TrainData.of(digits), [0, 1], cfg, "cpu")
+    torch.testing.assert_close(a.params["0.weight"], b.params["0.weight"])
+    assert not a.template.training  # predictions use the whole net: dropout off
+    torch.testing.assert_close(a.forward(digits.x_test), a.forward(digits.x_test))

@@ -1,5 +1,5 @@
-"""The model zoo: MLP, 1-D/2-D CNNs, residual MLP with switchable skips, autoencoder — and
-seeded initialisation.
+"""The model zoo: MLP, 1-D/2-D CNNs, residual MLP and CNN with switchable skips, autoencoder —
+and seeded initialisation.
 
 Models are built on the meta device and then initialised from the seed's 'init' stream on the
 CPU, so a seed gives the same weights on every device and no global RNG is touched.
@@ -79,25 +79,18 @@ class _FlatToImage(nn.Module):
         return x if x.dim() == 4 else x.reshape(x.shape[0], *self.shape)
 
 
-class ResidualMLP(nn.Module):
-    """Input Linear → `depth` blocks → (LayerNorm) → output Linear.
+class _ResidualStack(nn.Module):
+    """inp → blocks → norm → out, each block returning act(h + f(h)) with skip, act(f(h)) without.
 
-    Block body f(h) = W2·ReLU(W1·[LN](h)); the block returns act(h + f(h)) with skip, act(f(h))
-    without. `post_activation` picks act = ReLU (Li et al.'s ResNet-style blocks, L2) or the
-    identity (pre-norm residual stream, Veit's lesion study R1). A lesioned block returns h.
+    `post_activation` picks act = ReLU (ResNet-style blocks, Li et al.'s L2 setting) or the
+    identity (a pre-norm residual stream, Veit's lesion study R1). A lesioned block returns h.
     """
 
-    def __init__(self, in_dim: int, width: int, depth: int, out_dim: int, *, skip: bool = True,
-                 layer_norm: bool = False, post_activation: bool = True, zero_init_last: bool = False):
+    def __init__(self, inp: nn.Module, blocks: list[nn.Module], norm: nn.Module, out: nn.Module, *,
+                 skip: bool, post_activation: bool, zero_init_last: bool):
         super().__init__()
+        self.inp, self.blocks, self.norm, self.out = inp, nn.ModuleList(blocks), norm, out
         self.skip, self.post_activation, self.zero_init_last = skip, post_activation, zero_init_last
-        self.inp = nn.Linear(in_dim, width)
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.LayerNorm(width) if layer_norm else nn.Identity(), nn.Linear(width, width),
-                          nn.ReLU(), nn.Linear(width, width))
-            for _ in range(depth))
-        self.norm = nn.LayerNorm(width) if layer_norm else nn.Identity()
-        self.out = nn.Linear(width, out_dim)
 
     def forward(self, x, lesioned: frozenset[int] = frozenset()):
         h = self.inp(x)
@@ -110,11 +103,37 @@ class ResidualMLP(nn.Module):
         return self.out(self.norm(h))
 
     def after_init(self) -> None:
-        """Zero each block's last Linear so the residual net starts as its skip path (Goyal et al.)."""
+        """Zero each block's last layer so the residual net starts as its skip path (Goyal et al.)."""
         if self.zero_init_last:
             for block in self.blocks:
                 nn.init.zeros_(block[-1].weight)
                 nn.init.zeros_(block[-1].bias)
+
+
+class ResidualMLP(_ResidualStack):
+    """Input Linear → `depth` blocks W2·ReLU(W1·[LN](h)) → (LayerNorm) → output Linear."""
+
+    def __init__(self, in_dim: int, width: int, depth: int, out_dim: int, *, skip: bool = True,
+                 layer_norm: bool = False, post_activation: bool = True, zero_init_last: bool = False):
+        blocks = [nn.Sequential(nn.LayerNorm(width) if layer_norm else nn.Identity(), nn.Linear(width, width),
+                                nn.ReLU(), nn.Linear(width, width)) for _ in range(depth)]
+        super().__init__(nn.Linear(in_dim, width), blocks, nn.LayerNorm(width) if layer_norm else nn.Identity(),
+                         nn.Linear(width, out_dim), skip=skip, post_activation=post_activation,
+                         zero_init_last=zero_init_last)
+
+
+class ResidualCNN(_ResidualStack):
+    """3×3 conv stem → `depth` blocks conv-ReLU-conv (same width and size) → global average pool →
+    linear head. Accepts flat inputs [N, C·S²] (like digits) or images [N, C, S, S]."""
+
+    def __init__(self, image_size: int = 8, in_channels: int = 1, channels: int = 16, depth: int = 4,
+                 num_classes: int = 10, *, skip: bool = True, zero_init_last: bool = False):
+        blocks = [nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
+                                nn.Conv2d(channels, channels, 3, padding=1)) for _ in range(depth)]
+        stem = nn.Sequential(_FlatToImage(in_channels, image_size), nn.Conv2d(in_channels, channels, 3, padding=1))
+        head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+        super().__init__(stem, blocks, nn.Identity(), head, skip=skip, post_activation=True,
+                         zero_init_last=zero_init_last)
 
 
 class Autoencoder(nn.Module):

@@ -21,7 +21,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from harness.models import build
-from harness.seeds import check_seed_list, torch_generator
+from harness.seeds import check_seed_list, stream_key, torch_generator
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "linear")
@@ -150,7 +150,8 @@ class TrainResult:
 def _forward(template, params, buffers, x, per_seed: bool, kwargs) -> torch.Tensor:
     def one(p, b, xi):
         return functional_call(template, (p, b), (xi,), kwargs)
-    return vmap(one, in_dims=(0, 0, 0 if per_seed else None))(params, buffers, x)
+    # "different": each seed draws its own dropout mask (deterministic models draw nothing)
+    return vmap(one, in_dims=(0, 0, 0 if per_seed else None), randomness="different")(params, buffers, x)
 
 
 def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainConfig, device,
@@ -161,12 +162,18 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     without vmap. Both give the same result up to float rounding.
     """
     seeds = check_seed_list(seeds)
-    data.check(len(seeds), torch.device(device))
-    if not batched:
-        parts = [_fit(factory, data.seed(i), [s], cfg, device, init, init_kwargs or {}, batched=False)
-                 for i, s in enumerate(seeds)]
-        return _concat(parts, seeds)
-    return _fit(factory, data, seeds, cfg, device, init, init_kwargs or {}, batched=True)
+    device = torch.device(device)
+    data.check(len(seeds), device)
+    # Dropout draws from torch's global RNG (vmap cannot take a generator): seed it from the first
+    # seed's 'dropout' stream inside fork_rng, so the run repeats and the caller's RNG is untouched.
+    # Batched and per-seed runs then draw different masks: their equality holds without dropout.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(stream_key(seeds[0], "dropout"))
+        if not batched:
+            parts = [_fit(factory, data.seed(i), [s], cfg, device, init, init_kwargs or {}, batched=False)
+                     for i, s in enumerate(seeds)]
+            return _concat(parts, seeds)
+        return _fit(factory, data, seeds, cfg, device, init, init_kwargs or {}, batched=True)
 
 
 def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, init, init_kwargs, batched) -> TrainResult:
@@ -190,6 +197,7 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, init, init_k
             curves.setdefault(name, []).append(torch.where(stop.done, torch.nan, value))
         if stop.update(epoch, metrics, params):
             break
+    template.eval()  # the result predicts; it does not train
     return TrainResult(template, stop.final(params), buffers, {k: torch.stack(v, dim=1) for k, v in curves.items()},
                        stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
 
@@ -197,6 +205,7 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, init, init_k
 def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_streams, cfg: TrainConfig,
                  step: int, total_steps: int) -> None:
     """One pass over the training set, each seed in its own order (its 'order' stream)."""
+    forward.template.train()  # dropout on
     n = data.n_train
     batch = cfg.batch_size or n
     perms = torch.stack([torch.randperm(n, generator=g) for g in order_streams]).to(data.y.device)
@@ -249,6 +258,7 @@ def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 def _batched_forward(template):
     def forward(params, buffers, x, per_seed):
         return _forward(template, params, buffers, x, per_seed, {})
+    forward.template = template
     return forward
 
 
@@ -258,6 +268,7 @@ def _single_forward(template):
         p = {k: v[0] for k, v in params.items()}
         b = {k: v[0] for k, v in buffers.items()}
         return functional_call(template, (p, b), (x[0] if per_seed else x,)).unsqueeze(0)
+    forward.template = template
     return forward
 
 
@@ -287,6 +298,7 @@ def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
 @torch.no_grad()
 def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict[str, torch.Tensor]:
     """Full-set loss and accuracy per seed on train (and test), in chunks; values on the CPU."""
+    forward.template.eval()  # dropout off; _train_epoch turns it back on
     out = {}
     for split, (xn, yn) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
         x = getattr(data, xn)
