@@ -283,3 +283,12 @@ def test_timing_claims_skip_under_xdist(toy):
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*timing claims need the cores to themselves: run without -n*"])
     toy.runpytest(path).assert_outcomes(passed=1)
+
+
+def test_local_dataset_skips_naming_the_variable(toy, monkeypatch):
+    monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)
+    path = write_bench(toy, "test_real", "@pytest.mark.full_only\ndef test_real(local_dataset):\n"
+                       "    local_dataset('mnist')\n")
+    result = toy.runpytest(path, "--tier", "full", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*needs mnist files: $HARNESS_DATA_DIR is not set*"])

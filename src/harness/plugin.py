@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import baselines, devices, report
+from harness import baselines, devices, local_files, report
 from harness.claims import Verdict
 from harness.recorder import ClaimBook
 from harness.timing import benchmark_rounds, summarize_rounds, synced
@@ -201,6 +201,25 @@ def tier(harness_session) -> str:
 def seeds(harness_session) -> list[int]:
     """Seeds 0..N-1: N from --seeds, else the tier's default."""
     return list(range(harness_session.n_seeds))
+
+
+@pytest.fixture(scope="session")
+def local_dataset(device):
+    """local_dataset("mnist" | "cifar10") → the real dataset on the device, read from
+    $HARNESS_DATA_DIR; when the files are absent the test is skipped with a reason naming it."""
+    loaders = {"mnist": local_files.load_mnist, "cifar10": local_files.load_cifar10}
+    loaded = {}
+
+    def load(name: str):
+        if name not in loaders:
+            raise ValueError(f"unknown local dataset {name!r}; use one of {', '.join(loaders)}")
+        if name not in loaded:
+            try:
+                loaded[name] = loaders[name]().to(device)
+            except local_files.DataUnavailable as err:
+                pytest.skip(f"needs {name} files: {err}")
+        return loaded[name]
+    return load
 
 
 @pytest.fixture
