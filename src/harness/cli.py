@@ -42,7 +42,8 @@ def main(argv=None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     fmt_ = argparse.ArgumentDefaultsHelpFormatter
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(metavar="COMMAND")
 
     base = sub.add_parser("baselines", help="show, diff, update baselines", formatter_class=fmt_)
@@ -139,7 +140,8 @@ def cmd_update(args) -> int:
 def _update_from_run(args) -> int:
     record = load_run_record(args.from_run)
     written = baselines.write_records(args.dir, record["env"]["device_class"], record["tests"])
-    print(update_table(written, Path.cwd()) if written else "nothing to write: the run has no passed tests with metrics")
+    print(update_table(written, Path.cwd()) if written
+          else "nothing to write: the run has no passed tests with metrics")
     return 0
 
 

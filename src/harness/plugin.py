@@ -88,7 +88,8 @@ def pytest_addoption(parser):
     group.addoption("--seeds", type=_positive_int, default=None, metavar="N",
                     help="seeds per phenomenon, overriding the tier's count (default: smoke 3, full 5)")
     group.addoption("--update-baselines", action="store_true", default=False,
-                    help="rewrite the baselines of the selected tests for this device class (default: off; never in CI)")
+                    help="rewrite the baselines of the selected tests for this device class "
+                         "(default: off; never in CI)")
     group.addoption("--require-baselines", action="store_true", default=False,
                     help="fail a test whose baseline is missing instead of skipping the check (default: off)")
     group.addoption("--results-dir", default=".harness/runs", metavar="DIR",

@@ -101,7 +101,8 @@ def markdown_summary(record: dict) -> str:
         f"Device class `{env['device_class']}` · tier `{record['tier']}` · commit `{record['git']['commit']}`"
         f"{' (dirty)' if record['git']['dirty'] else ''} · torch {env['torch']} · {record['created']}",
         "",
-        tabulate(table_rows(tests), headers=HEADERS, tablefmt="github", disable_numparse=True) if tests else "_no phenomena ran_",
+        (tabulate(table_rows(tests), headers=HEADERS, tablefmt="github", disable_numparse=True)
+         if tests else "_no phenomena ran_"),
     ]
     if failed:
         lines += ["", "### Failures", ""] + [f"- {s}" for s in failed]
@@ -114,7 +115,8 @@ def markdown_summary(record: dict) -> str:
 def write_run_record(results_dir: Path, record: dict) -> tuple[Path, Path]:
     """<utc>-<commit>-<device_class>.json and .md in results_dir; Markdown also to $GITHUB_STEP_SUMMARY."""
     results_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{record['created'].replace(':', '').replace('-', '')}-{record['git']['commit']}-{record['env']['device_class']}"
+    created = record["created"].replace(":", "").replace("-", "")
+    stem = f"{created}-{record['git']['commit']}-{record['env']['device_class']}"
     json_path, md_path = results_dir / f"{stem}.json", results_dir / f"{stem}.md"
     json_path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     summary = markdown_summary(record)
