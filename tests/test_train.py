@@ -107,3 +107,35 @@ def test_dropout_trains_per_seed_and_repeats(digits):
     torch.testing.assert_close(a.params["0.weight"], b.params["0.weight"])
     assert not a.template.training  # predictions use the whole net: dropout off
     torch.testing.assert_close(a.forward(digits.x_test), a.forward(digits.x_test))
+
+
+def test_masked_weights_stay_zero_and_batching_still_agrees(digits):
+    first = train(lambda: mlp([64, 32, 10]), TrainData.of(digits), [0, 1], TrainConfig(epochs=1), "cpu")
+    masks = {"0.weight": (torch.rand(first.params["0.weight"].shape, generator=torch.Generator().manual_seed(0))
+                          > 0.5).float()}
+    cfg = TrainConfig(epochs=2, batch_size=64)
+    batched = train(lambda: mlp([64, 32, 10]), TrainData.of(digits), [0, 1], cfg, "cpu", masks=masks)
+    assert (batched.params["0.weight"][masks["0.weight"] == 0] == 0).all()  # Adam momentum cannot revive them
+    assert (batched.params["0.weight"][masks["0.weight"] == 1] != 0).all()
+    sequential = train(lambda: mlp([64, 32, 10]), TrainData.of(digits), [0, 1], cfg, "cpu", masks=masks,
+                       batched=False)
+    torch.testing.assert_close(batched.params["0.weight"], sequential.params["0.weight"], rtol=1e-4, atol=1e-5)
+
+
+def test_start_from_given_weights(digits):
+    first = train(lambda: mlp([64, 32, 10]), TrainData.of(digits), [0, 1], TrainConfig(epochs=2), "cpu")
+    frozen = TrainConfig(epochs=1, optimizer="sgd", lr=0.0)  # no movement: the result is the start
+    again = train(lambda: mlp([64, 32, 10]), TrainData.of(digits), [0, 1], frozen, "cpu", start=first.params)
+    for name in first.params:
+        torch.testing.assert_close(again.params[name], first.params[name])
+    torch.testing.assert_close(again.curves["test_acc"][:, -1], first.curves["test_acc"][:, -1])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"start": {"0.weight": torch.zeros(3, 32, 64)}}, r"start\['0.weight'\] stacks 3 seeds but 2"),
+    ({"start": {"9.weight": torch.zeros(2, 32, 64)}}, "name parameters the model does not have: \\['9.weight'\\]"),
+    ({"masks": {"0.weight": torch.zeros(2, 64, 32)}}, r"masks\['0.weight'\] has shape \(2, 64, 32\), the model's"),
+], ids=["seeds", "unknown-name", "shape"])
+def test_bad_start_or_masks_are_refused(digits, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train(lambda: mlp([64, 32, 10]), TrainData.of(digits), [0, 1], TrainConfig(epochs=1), "cpu", **kwargs)

@@ -18,29 +18,15 @@ import pytest
 import torch
 
 from harness import baselines, devices, local_files, report
+from harness.checks import GROUPS, check_baseline, record_of, where
 from harness.claims import Verdict
 from harness.recorder import ClaimBook
 from harness.timing import benchmark_rounds, summarize_rounds, synced
 
-GROUPS = {
-    "memorization": "Zhang et al. 2017: memorization and generalization",
-    "compression": "Han et al., Hinton et al., Frankle & Carbin: pruning, quantization, distillation",
-    "adversarial": "Szegedy, Goodfellow, Nguyen, Madry: adversarial examples",
-    "landscape": "Goodfellow, Li, Keskar, Dauphin, Saxe: loss landscapes",
-    "initialization": "Glorot, He, Erhan, Yosinski: initialization, order, pretraining, transfer",
-    "forgetting": "McCloskey & Cohen, Kirkpatrick, Serrà: catastrophic forgetting",
-    "gradient_failures": "Shalev-Shwartz, Shamir & Shammah 2017: failures of gradient-based learning",
-    "architecture": "Veit et al. 2016: residual networks as ensembles",
-    "perf": "the harness's own performance",
-}
 TIER_SEEDS = {"smoke": 3, "full": 5}
 RECORD_KEY = "harness"
 SESSION = pytest.StashKey["HarnessSession"]()
 BOOK = pytest.StashKey[ClaimBook]()
-
-
-class BaselineWarning(UserWarning):
-    """A baseline check could not run (no entry for this device class)."""
 
 
 @dataclasses.dataclass(eq=False)  # registered as a plugin: pluggy needs it hashable (by identity)
@@ -226,7 +212,7 @@ def local_dataset(device):
 @pytest.fixture
 def claim(request, harness_session) -> ClaimBook:
     """Record metrics and state claims; checked (with the baseline) when the test body returns."""
-    book = ClaimBook(_where(request.node), harness_session.tier, list(range(harness_session.n_seeds)))
+    book = ClaimBook(where(request.node), harness_session.tier, list(range(harness_session.n_seeds)))
     request.node.stash[BOOK] = book
     return book
 
@@ -245,35 +231,12 @@ def bench(request, benchmark, device, claim):
 
 # --- the baseline check and the record, after each test body --------------------------------
 
-def _where(item) -> str:
-    """'memorization/random_labels::label_noise_is_memorized[noise=0.2]': group/module::test[params]."""
-    name = Path(str(item.path)).stem.removeprefix("test_")
-    params = f"[{item.callspec.id}]" if hasattr(item, "callspec") else ""
-    return f"{_group(item)}/{name}::{item.originalname.removeprefix('test_')}{params}"
-
-
-def baseline_key(item, tier: str) -> str:
-    """'test_random_labels.py::test_memorizes[noise=0.2-smoke]': the entry's key in the group file."""
-    base = f"{Path(str(item.path)).name}::{item.originalname}"
-    params = f"{item.callspec.id}-" if hasattr(item, "callspec") else ""
-    return f"{base}[{params}{tier}]"
-
-
-def _group(item) -> str:
-    groups = [m.name for m in item.iter_markers() if m.name in GROUPS]
-    if len(set(groups)) != 1:
-        pytest.fail(f"{item.nodeid}: a test that records claims needs exactly one group marker "
-                    f"(found {sorted(set(groups)) or 'none'}); add e.g. "
-                    f"`pytestmark = pytest.mark.memorization` to the module", pytrace=False)
-    return groups[0]
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     try:
         result = yield
     except BaseException:
-        _attach_record(item, extra_verdicts=[])
+        _attach_record(item, [])
         raise
     book = item.stash.get(BOOK, None)
     if book is None:
@@ -281,7 +244,7 @@ def pytest_runtest_call(item):
     if book.metrics and not book.claim_verdicts():
         book.check("states a claim", False, "metrics recorded but no claim checked",
                    "a benchmark to state what the paper claims (claim.at_least, claim.greater, ...)")
-    baseline_verdicts = _check_baseline(item, book)
+    baseline_verdicts = check_baseline(item, item.config.stash[SESSION], book)
     _attach_record(item, baseline_verdicts)
     failures = [v.sentence for v in book.failures() + baseline_verdicts if v.passed is False]
     if failures:
@@ -289,55 +252,11 @@ def pytest_runtest_call(item):
     return result
 
 
-def _check_baseline(item, book: ClaimBook) -> list[Verdict]:
-    s: HarnessSession = item.config.stash[SESSION]
-    if s.update or not book.metrics:
-        return []
-    group, key = _group(item), baseline_key(item, s.tier)
-    path = baselines.group_path(s.baselines_dir, s.device_class, group)
-    try:
-        entry = baselines.load(path, s.device_class).get(key)
-    except baselines.BaselineError as err:  # changed on disk during the run
-        pytest.fail(str(err), pytrace=False)
-    if entry is None:
-        sentence = (f"{book.where}: no baseline for {s.device_class} in {path.relative_to(item.config.rootpath)} "
-                    f"— record with `harness baselines update -k {item.originalname} --device {s.device}`")
-        if s.require:
-            return [Verdict("baseline", "present", False, sentence + " (--require-baselines)")]
-        item.warn(BaselineWarning(sentence))
-        return [Verdict("baseline", name, None, sentence, name) for name in book.metrics]
-    item.stash[_BASELINE_ENTRY] = entry
-    verdicts = baselines.compare(book.where, entry, book.metrics, book.specs, s.device_class)
-    for verdict in verdicts:
-        if verdict.passed is None:
-            item.warn(BaselineWarning(verdict.sentence))
-    return verdicts
-
-
-_BASELINE_ENTRY = pytest.StashKey[dict]()
-
-
 def _attach_record(item, extra_verdicts: list[Verdict]) -> None:
+    """Hand the test's record to the controller through the report (works under xdist too)."""
     book = item.stash.get(BOOK, None)
-    if book is None:
-        return
-    s: HarnessSession = item.config.stash[SESSION]
-    entry = item.stash.get(_BASELINE_ENTRY, None)
-    stored = (entry or {}).get("metrics", {})
-    git = s.git
-    record = {
-        "nodeid": item.nodeid, "where": book.where, "group": _group(item), "key": baseline_key(item, s.tier),
-        "tier": s.tier, "seeds": book.seeds, "config": book.config,
-        "metrics": {name: report.metric_record(values, book.specs[name], stored.get(name, {}).get("mean"))
-                    for name, values in book.metrics.items()},
-        "verdicts": [dataclasses.asdict(v) for v in book.verdicts + extra_verdicts],
-        "time_s": book.time_s, "baseline_time_s": (entry or {}).get("time_s", {}).get("median"),
-        "curves": book.curves, "extras": book.extras,
-        "recorded": {"commit": git["commit"], "dirty": git["dirty"], "date": report.utc_now()[:10],
-                     "torch": s.env["torch"], "python": s.env["python"],
-                     "device": devices.describe_short(s.device), "tier": s.tier},
-    }
-    item.user_properties.append((RECORD_KEY, record))
+    if book is not None:
+        item.user_properties.append((RECORD_KEY, record_of(item, item.config.stash[SESSION], book, extra_verdicts)))
 
 
 @pytest.hookimpl

@@ -13,20 +13,22 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, stack_module_state
 
 from harness.models import build
 from harness.seeds import check_seed_list, stream_key, torch_generator
+from harness.stacked import EVAL_CHUNK, TrainData, TrainResult, forward_all
+
+__all__ = ["TrainConfig", "TrainData", "TrainResult", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "linear")
 LOSSES = ("cross_entropy", "mse")
-EVAL_CHUNK = 8192  # examples per evaluation forward: bounds memory at S × chunk × width
 
 
 @dataclass(frozen=True)
@@ -51,136 +53,58 @@ class TrainConfig:
             raise ValueError(f"epochs, eval_every and batch_size must be ≥ 1: {self}")
 
 
-@dataclass(frozen=True)
-class TrainData:
-    """Inputs and labels for training. Each tensor is shared by all seeds ([N, ...]) or, when
-    per_seed is set, has a leading seed axis ([S, N, ...]) — e.g. each seed's own random labels."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    x_test: torch.Tensor | None = None
-    y_test: torch.Tensor | None = None
-    per_seed: frozenset = frozenset()  # names among {"x", "y", "x_test", "y_test"}
-
-    def __post_init__(self):
-        unknown = set(self.per_seed) - {"x", "y", "x_test", "y_test"}
-        if unknown:
-            raise ValueError(f"per_seed names unknown fields {sorted(unknown)}")
-        for xn, yn in (("x", "y"), ("x_test", "y_test")):
-            x, y = getattr(self, xn), getattr(self, yn)
-            if (x is None) != (y is None):
-                raise ValueError(f"give both {xn} and {yn}, or neither")
-            if x is None:
-                continue
-            nx = x.shape[1] if xn in self.per_seed else x.shape[0]
-            ny = y.shape[1] if yn in self.per_seed else y.shape[0]
-            if nx != ny:
-                raise ValueError(f"{xn} has {nx} examples but {yn} has {ny}")
-        stacks = {name: getattr(self, name).shape[0] for name in self.per_seed}
-        if len(set(stacks.values())) > 1:
-            raise ValueError(f"per-seed fields disagree on the number of seeds: {stacks}")
-
-    def check(self, n_seeds: int, device: torch.device) -> None:
-        """Refuse data on another device, or per-seed stacks for another number of seeds."""
-        for name in ("x", "y", "x_test", "y_test"):
-            t = getattr(self, name)
-            if t is not None and t.device != device:
-                raise ValueError(f"{name} is on {t.device} but training runs on {device}; "
-                                 f"move the data first (Dataset.to(device) or load_dataset(name, device))")
-            if name in self.per_seed and t.shape[0] != n_seeds:
-                raise ValueError(f"{name} stacks {t.shape[0]} seeds but {n_seeds} seeds are trained")
-
-    @classmethod
-    def of(cls, dataset, **per_seed_overrides) -> TrainData:
-        """From a Dataset, replacing any field by a per-seed stack ([S, N, ...])."""
-        fields = {"x": dataset.x, "y": dataset.y, "x_test": dataset.x_test, "y_test": dataset.y_test}
-        fields.update(per_seed_overrides)
-        return cls(**fields, per_seed=frozenset(per_seed_overrides))
-
-    def rows(self, name: str, idx: torch.Tensor) -> torch.Tensor:
-        """field[name] at per-seed row indices idx [S, B] → [S, B, ...]."""
-        t = getattr(self, name)
-        if name in self.per_seed:
-            return t[torch.arange(idx.shape[0], device=idx.device).unsqueeze(1), idx]
-        return t[idx]
-
-    def seed(self, i: int) -> TrainData:
-        """The data one seed sees, as a 1-seed TrainData (for the per-seed reference path)."""
-        pick = {n: getattr(self, n)[i:i + 1] for n in self.per_seed}
-        return replace(self, **pick)
-
-    @property
-    def n_train(self) -> int:
-        return self.y.shape[-1] if "y" in self.per_seed else self.y.shape[0]
-
-
-@dataclass
-class TrainResult:
-    """Stacked final parameters ([S, ...] each) and per-seed curves ([S, evaluations], NaN after
-    a seed stopped). `forward` evaluates all seeds at once."""
-
-    template: nn.Module  # on the meta device: the structure for functional_call
-    params: dict[str, torch.Tensor]
-    buffers: dict[str, torch.Tensor]
-    curves: dict[str, torch.Tensor]
-    epochs_run: torch.Tensor  # [S] epochs each seed trained before it stopped
-    steps_run: torch.Tensor  # [S] optimizer steps likewise
-    reached_target: torch.Tensor  # [S] bool: stop_at_train_acc was reached
-    seeds: list[int] = field(default_factory=list)
-
-    def forward(self, x: torch.Tensor, per_seed: bool = False, **kwargs) -> torch.Tensor:
-        """Outputs of every seed: x shared [N, ...] or per seed [S, N, ...] → [S, N, out]."""
-        return _forward(self.template, self.params, self.buffers, x, per_seed, kwargs)
-
-    @torch.no_grad()
-    def accuracy(self, x: torch.Tensor, y: torch.Tensor, per_seed: bool = False) -> torch.Tensor:
-        """Per-seed accuracy [S] on (x, y); y may be shared [N] or per seed [S, N]."""
-        pred = torch.cat([self.forward(xc, per_seed).argmax(-1)
-                          for xc in x.split(EVAL_CHUNK, dim=1 if per_seed else 0)], dim=1)
-        return (pred == y).float().mean(-1)
-
-    def model(self, i: int) -> nn.Module:
-        """Seed i as an ordinary nn.Module (a copy) for ops that want one."""
-        device = next(iter(self.params.values())).device
-        module = copy.deepcopy(self.template).to_empty(device=device)
-        module.load_state_dict({k: v[i] for k, v in {**self.params, **self.buffers}.items()})
-        return module
-
-
-def _forward(template, params, buffers, x, per_seed: bool, kwargs) -> torch.Tensor:
-    def one(p, b, xi):
-        return functional_call(template, (p, b), (xi,), kwargs)
-    # "different": each seed draws its own dropout mask (deterministic models draw nothing)
-    return vmap(one, in_dims=(0, 0, 0 if per_seed else None), randomness="different")(params, buffers, x)
-
-
 def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainConfig, device,
-          *, init: str = "default", init_kwargs: dict | None = None, batched: bool = True) -> TrainResult:
+          *, init: str = "default", init_kwargs: dict | None = None, start: dict | None = None,
+          masks: dict | None = None, batched: bool = True) -> TrainResult:
     """Train one model per seed: init from the seed's 'init' stream, data order from 'order'.
 
-    batched=True trains all seeds together (vmap); batched=False runs the same loop per seed
-    without vmap. Both give the same result up to float rounding.
+    start: stacked weights {name: [S, ...]} to begin from instead of a fresh init (fine-tuning,
+    a second task, rewinding to an earlier state). masks: {name: [S, ...]} of 0/1 for some
+    parameters; masked weights start at zero and are zeroed after every step, so no optimizer
+    state (Adam's momentum) revives them — pruning and lottery tickets. batched=True trains all
+    seeds together (vmap); batched=False runs the same loop per seed without vmap. Both give the
+    same result up to float rounding.
     """
     seeds = check_seed_list(seeds)
     device = torch.device(device)
     data.check(len(seeds), device)
+    start = _checked_stack("start", start, len(seeds), device)
+    masks = _checked_stack("masks", masks, len(seeds), device)
+    options = {"init": init, "init_kwargs": init_kwargs or {}}
     # Dropout draws from torch's global RNG (vmap cannot take a generator): seed it from the first
     # seed's 'dropout' stream inside fork_rng, so the run repeats and the caller's RNG is untouched.
     # Batched and per-seed runs then draw different masks: their equality holds without dropout.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(stream_key(seeds[0], "dropout"))
         if not batched:
-            parts = [_fit(factory, data.seed(i), [s], cfg, device, init, init_kwargs or {}, batched=False)
-                     for i, s in enumerate(seeds)]
+            parts = [_fit(factory, data.seed(i), [s], cfg, device, batched=False, start=_pick(start, i),
+                          masks=_pick(masks, i), **options) for i, s in enumerate(seeds)]
             return _concat(parts, seeds)
-        return _fit(factory, data, seeds, cfg, device, init, init_kwargs or {}, batched=True)
+        return _fit(factory, data, seeds, cfg, device, batched=True, start=start, masks=masks, **options)
 
 
-def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, init, init_kwargs, batched) -> TrainResult:
-    device = torch.device(device)
+def _checked_stack(what: str, stack: dict | None, n_seeds: int, device: torch.device) -> dict | None:
+    """A {name: [S, ...]} argument on the right device with one slice per seed, or a clear error."""
+    if stack is None:
+        return None
+    for name, t in stack.items():
+        if t.shape[0] != n_seeds:
+            raise ValueError(f"{what}[{name!r}] stacks {t.shape[0]} seeds but {n_seeds} seeds are trained")
+        if t.device != device:
+            raise ValueError(f"{what}[{name!r}] is on {t.device} but training runs on {device}")
+    return stack
+
+
+def _pick(stack: dict | None, i: int) -> dict | None:
+    return None if stack is None else {k: v[i:i + 1] for k, v in stack.items()}
+
+
+def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, init_kwargs, batched,
+         start, masks) -> TrainResult:
     models = [build(factory, s, init, device, **init_kwargs) for s in seeds]
     params, buffers = stack_module_state(models)
     template = copy.deepcopy(models[0]).to("meta")
+    _load_start(params, start, masks)
     forward = _batched_forward(template) if batched else _single_forward(template)
     optimizer = _optimizer(list(params.values()), cfg)
     steps_per_epoch = math.ceil(data.n_train / (cfg.batch_size or data.n_train))
@@ -188,8 +112,8 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, init, init_k
     stop = _EarlyStop(params, cfg)
     curves: dict[str, list[torch.Tensor]] = {}
     for epoch in range(cfg.epochs):
-        _train_epoch(forward, params, buffers, optimizer, data, order_streams, cfg, epoch * steps_per_epoch,
-                     cfg.epochs * steps_per_epoch)
+        _train_epoch(forward, params, buffers, optimizer, data, order_streams, cfg, masks or {},
+                     epoch * steps_per_epoch, cfg.epochs * steps_per_epoch)
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
         metrics = _evaluate(forward, params, buffers, data, cfg.loss)
@@ -202,8 +126,26 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, init, init_k
                        stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
 
 
+def _load_start(params: dict, start: dict | None, masks: dict | None) -> None:
+    """Overwrite the fresh init with `start`, then zero what `masks` prunes."""
+    unknown = set(start or {}).union(masks or {}) - set(params)
+    if unknown:
+        raise ValueError(f"start/masks name parameters the model does not have: {sorted(unknown)}; "
+                         f"it has {sorted(params)}")
+    for what, stack in (("start", start), ("masks", masks)):
+        for name, value in (stack or {}).items():
+            if value.shape != params[name].shape:
+                raise ValueError(f"{what}[{name!r}] has shape {tuple(value.shape)}, the model's "
+                                 f"{name} {tuple(params[name].shape)}")
+    with torch.no_grad():
+        for name, value in (start or {}).items():
+            params[name].copy_(value)
+        for name, mask in (masks or {}).items():
+            params[name].mul_(mask)
+
+
 def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_streams, cfg: TrainConfig,
-                 step: int, total_steps: int) -> None:
+                 masks: dict, step: int, total_steps: int) -> None:
     """One pass over the training set, each seed in its own order (its 'order' stream)."""
     forward.template.train()  # dropout on
     n = data.n_train
@@ -216,6 +158,9 @@ def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_str
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # seeds are independent: each gets the gradient of its own mean loss
         optimizer.step()
+        with torch.no_grad():
+            for name, mask in masks.items():
+                params[name].mul_(mask)
         step += 1
 
 
@@ -257,7 +202,7 @@ def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def _batched_forward(template):
     def forward(params, buffers, x, per_seed):
-        return _forward(template, params, buffers, x, per_seed, {})
+        return forward_all(template, params, buffers, x, per_seed, {})
     forward.template = template
     return forward
 

@@ -1,0 +1,120 @@
+"""Seeds stacked along a leading axis: the data they train on and the models they become.
+
+TrainData holds inputs and labels shared by all seeds or given per seed; TrainResult holds the
+stacked weights and curves a training run returns, and evaluates every seed at once with
+`vmap(functional_call)`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+EVAL_CHUNK = 8192  # examples per evaluation forward: bounds memory at S × chunk × width
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Inputs and labels for training. Each tensor is shared by all seeds ([N, ...]) or, when
+    per_seed is set, has a leading seed axis ([S, N, ...]) — e.g. each seed's own random labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_test: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
+    per_seed: frozenset = frozenset()  # names among {"x", "y", "x_test", "y_test"}
+
+    def __post_init__(self):
+        unknown = set(self.per_seed) - {"x", "y", "x_test", "y_test"}
+        if unknown:
+            raise ValueError(f"per_seed names unknown fields {sorted(unknown)}")
+        for xn, yn in (("x", "y"), ("x_test", "y_test")):
+            x, y = getattr(self, xn), getattr(self, yn)
+            if (x is None) != (y is None):
+                raise ValueError(f"give both {xn} and {yn}, or neither")
+            if x is None:
+                continue
+            nx = x.shape[1] if xn in self.per_seed else x.shape[0]
+            ny = y.shape[1] if yn in self.per_seed else y.shape[0]
+            if nx != ny:
+                raise ValueError(f"{xn} has {nx} examples but {yn} has {ny}")
+        stacks = {name: getattr(self, name).shape[0] for name in self.per_seed}
+        if len(set(stacks.values())) > 1:
+            raise ValueError(f"per-seed fields disagree on the number of seeds: {stacks}")
+
+    def check(self, n_seeds: int, device: torch.device) -> None:
+        """Refuse data on another device, or per-seed stacks for another number of seeds."""
+        for name in ("x", "y", "x_test", "y_test"):
+            t = getattr(self, name)
+            if t is not None and t.device != device:
+                raise ValueError(f"{name} is on {t.device} but training runs on {device}; "
+                                 f"move the data first (Dataset.to(device) or load_dataset(name, device))")
+            if name in self.per_seed and t.shape[0] != n_seeds:
+                raise ValueError(f"{name} stacks {t.shape[0]} seeds but {n_seeds} seeds are trained")
+
+    @classmethod
+    def of(cls, dataset, **per_seed_overrides) -> TrainData:
+        """From a Dataset, replacing any field by a per-seed stack ([S, N, ...])."""
+        fields = {"x": dataset.x, "y": dataset.y, "x_test": dataset.x_test, "y_test": dataset.y_test}
+        fields.update(per_seed_overrides)
+        return cls(**fields, per_seed=frozenset(per_seed_overrides))
+
+    def rows(self, name: str, idx: torch.Tensor) -> torch.Tensor:
+        """field[name] at per-seed row indices idx [S, B] → [S, B, ...]."""
+        t = getattr(self, name)
+        if name in self.per_seed:
+            return t[torch.arange(idx.shape[0], device=idx.device).unsqueeze(1), idx]
+        return t[idx]
+
+    def seed(self, i: int) -> TrainData:
+        """The data one seed sees, as a 1-seed TrainData (for the per-seed reference path)."""
+        pick = {n: getattr(self, n)[i:i + 1] for n in self.per_seed}
+        return replace(self, **pick)
+
+    @property
+    def n_train(self) -> int:
+        return self.y.shape[-1] if "y" in self.per_seed else self.y.shape[0]
+
+
+@dataclass
+class TrainResult:
+    """Stacked final parameters ([S, ...] each) and per-seed curves ([S, evaluations], NaN after
+    a seed stopped). `forward` evaluates all seeds at once."""
+
+    template: nn.Module  # on the meta device: the structure for functional_call
+    params: dict[str, torch.Tensor]
+    buffers: dict[str, torch.Tensor]
+    curves: dict[str, torch.Tensor]
+    epochs_run: torch.Tensor  # [S] epochs each seed trained before it stopped
+    steps_run: torch.Tensor  # [S] optimizer steps likewise
+    reached_target: torch.Tensor  # [S] bool: stop_at_train_acc was reached
+    seeds: list[int] = field(default_factory=list)
+
+    def forward(self, x: torch.Tensor, per_seed: bool = False, **kwargs) -> torch.Tensor:
+        """Outputs of every seed: x shared [N, ...] or per seed [S, N, ...] → [S, N, out]."""
+        return forward_all(self.template, self.params, self.buffers, x, per_seed, kwargs)
+
+    @torch.no_grad()
+    def accuracy(self, x: torch.Tensor, y: torch.Tensor, per_seed: bool = False) -> torch.Tensor:
+        """Per-seed accuracy [S] on (x, y); y may be shared [N] or per seed [S, N]."""
+        pred = torch.cat([self.forward(xc, per_seed).argmax(-1)
+                          for xc in x.split(EVAL_CHUNK, dim=1 if per_seed else 0)], dim=1)
+        return (pred == y).float().mean(-1)
+
+    def model(self, i: int) -> nn.Module:
+        """Seed i as an ordinary nn.Module (a copy) for ops that want one."""
+        device = next(iter(self.params.values())).device
+        module = copy.deepcopy(self.template).to_empty(device=device)
+        module.load_state_dict({k: v[i] for k, v in {**self.params, **self.buffers}.items()})
+        return module
+
+
+def forward_all(template, params, buffers, x, per_seed: bool, kwargs) -> torch.Tensor:
+    def one(p, b, xi):
+        return functional_call(template, (p, b), (xi,), kwargs)
+    # "different": each seed draws its own dropout mask (deterministic models draw nothing)
+    return vmap(one, in_dims=(0, 0, 0 if per_seed else None), randomness="different")(params, buffers, x)
