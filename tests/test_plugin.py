@@ -115,19 +115,15 @@ def test_improvement_within_direction_passes(toy, monkeypatch):
     toy.runpytest("bench/test_toy.py::test_toy").assert_outcomes(passed=1)
 
 
-def test_failing_claim_is_a_sentence_and_not_recorded(toy, monkeypatch):
-    monkeypatch.setenv("TOY_SHIFT", "-0.8")
+@pytest.mark.parametrize("shift, sentence", [
+    ("-0.8", "*memorization/toy::toy acc: observed 0.110 ± 0.010 (n=3), expected >= 0.500*"),
+    ("nan", "*acc is not finite*"),
+], ids=["claim-fails", "nan"])
+def test_failing_values_are_sentences_and_never_stored(toy, monkeypatch, shift, sentence):
+    monkeypatch.setenv("TOY_SHIFT", shift)
     result = toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*memorization/toy::toy acc: observed 0.110 ± 0.010 (n=3), expected >= 0.500*"])
-    assert not baseline_file(toy).exists()
-
-
-def test_nan_metric_fails_and_is_never_stored(toy, monkeypatch):
-    monkeypatch.setenv("TOY_SHIFT", "nan")
-    result = toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*acc is not finite*"])
+    result.stdout.fnmatch_lines([sentence])
     assert not baseline_file(toy).exists()
 
 
