@@ -49,6 +49,11 @@ def load(path: Path, device_class: str | None = None) -> dict:
     return doc["entries"] or {}
 
 
+def load_all(root: Path, device_class: str) -> dict[str, dict]:
+    """{group: entries} of every baseline file of one device class, each validated."""
+    return {path.stem: load(path, device_class) for path in sorted((Path(root) / device_class).glob("*.yaml"))}
+
+
 def _validate(doc, node, path: Path, device_class: str | None) -> None:
     def fail(keys: tuple, problem: str):
         line = _line_of(node, keys)
@@ -121,10 +126,16 @@ def compare(where: str, entry: dict | None, observed: dict, metrics: dict, devic
     return verdicts
 
 
-def _compare_metric(where: str, name: str, base: Summary, new: Summary, metric: Metric, device_class: str) -> Verdict:
-    tol = regression_tolerance(base, new, metric.abs_tol)
+def shortfall(base: Summary, new: Summary, metric: Metric) -> tuple[float, float]:
+    """How far the new mean moved the wrong way for the metric's direction, and the tolerance."""
     delta = new.mean - base.mean
     worse = {"higher": -delta, "lower": delta, "target": abs(delta)}[metric.direction]
+    return worse, regression_tolerance(base, new, metric.abs_tol)
+
+
+def _compare_metric(where: str, name: str, base: Summary, new: Summary, metric: Metric, device_class: str) -> Verdict:
+    worse, tol = shortfall(base, new, metric)
+    delta = new.mean - base.mean
     regressed = worse > tol
     verb = "rose" if delta > 0 else "fell" if delta < 0 else "stayed"
     better = {"higher": "higher is better", "lower": "lower is better", "target": "closer to the baseline is better"}

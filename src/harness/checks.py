@@ -58,10 +58,7 @@ def check_baseline(item, s, book: ClaimBook) -> list[Verdict]:
         return []
     group, key = group_of(item), baseline_key(item, s.tier)
     path = baselines.group_path(s.baselines_dir, s.device_class, group)
-    try:
-        entry = baselines.load(path, s.device_class).get(key)
-    except baselines.BaselineError as err:  # changed on disk during the run
-        pytest.fail(str(err), pytrace=False)
+    entry = s.stored.get(group, {}).get(key)
     if entry is None:
         sentence = (f"{book.where}: no baseline for {s.device_class} in {path.relative_to(item.config.rootpath)} "
                     f"— record with `harness baselines update -k {item.originalname} --device {s.device}`")
@@ -84,7 +81,6 @@ def record_of(item, s, book: ClaimBook, extra_verdicts: list[Verdict]) -> dict:
     """The JSON-ready record of one test: what the run record, the table and updates are made of."""
     entry = item.stash.get(BASELINE_ENTRY, None)
     stored = (entry or {}).get("metrics", {})
-    git = s.git
     return {
         "nodeid": item.nodeid, "where": book.where, "group": group_of(item), "key": baseline_key(item, s.tier),
         "tier": s.tier, "seeds": book.seeds, "config": book.config,
@@ -93,7 +89,7 @@ def record_of(item, s, book: ClaimBook, extra_verdicts: list[Verdict]) -> dict:
         "verdicts": [dataclasses.asdict(v) for v in book.verdicts + extra_verdicts],
         "time_s": book.time_s, "baseline_time_s": (entry or {}).get("time_s", {}).get("median"),
         "curves": book.curves, "extras": book.extras,
-        "recorded": {"commit": git["commit"], "dirty": git["dirty"], "date": report.utc_now()[:10],
+        "recorded": {"commit": s.git["commit"], "dirty": s.git["dirty"], "date": report.utc_now()[:10],
                      "torch": s.env["torch"], "python": s.env["python"],
                      "device": devices.describe_short(s.device), "tier": s.tier},
     }

@@ -20,7 +20,7 @@ from tabulate import tabulate
 from harness import baselines
 from harness.claims import Metric
 from harness.report import load_run_record, update_table
-from harness.stats import Summary, fmt, mann_whitney_greater, regression_tolerance, summarize, welch_greater
+from harness.stats import Summary, fmt, mann_whitney_greater, summarize, welch_greater
 
 ALPHA = 0.05  # significance for metric regressions
 TIME_ALPHA = 0.01  # timing rounds are many and noisy: ask for stronger evidence
@@ -109,11 +109,10 @@ def cmd_show(args) -> int:
 
 def cmd_diff(args) -> int:
     record = load_run_record(args.run)
-    device_class = record["env"]["device_class"]
+    stored_groups = baselines.load_all(args.dir, record["env"]["device_class"])
     rows = []
     for test in record["tests"]:
-        path = baselines.group_path(args.dir, device_class, test["group"])
-        stored = baselines.load(path, device_class).get(test["key"], {}).get("metrics", {})
+        stored = stored_groups.get(test["group"], {}).get(test["key"], {}).get("metrics", {})
         for name, m in test["metrics"].items():
             old = stored.get(name)
             rows.append([test["key"], name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
@@ -195,8 +194,7 @@ def cmd_compare(args) -> int:
 def _compare_metric(old: dict, new: dict) -> tuple[str, str]:
     a, b = summarize(old["values"]), summarize(new["values"])
     spec = Metric(new["direction"], new["abs_tol"])
-    tol = regression_tolerance(a, b, spec.abs_tol)
-    worse = {"higher": a.mean - b.mean, "lower": b.mean - a.mean, "target": abs(b.mean - a.mean)}[spec.direction]
+    worse, tol = baselines.shortfall(a, b, spec)
     p = _p_worse(old["values"], new["values"], a, b, spec.direction)
     detail = f"Δ={fmt(b.mean - a.mean)}, tol {fmt(tol)}" + (f", p={p:.3g}" if p is not None else "")
     significant = p is None or p < ALPHA

@@ -45,6 +45,7 @@ class HarnessSession:
     written: list = dataclasses.field(default_factory=list)  # (path, key, before, after) of updates
     outputs: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
+    stored: dict = dataclasses.field(default_factory=dict)  # {group: entries} read at start-up
 
     def pytest_runtest_logreport(self, report):
         """Collect records from call reports: on the controller under xdist, reports carry them."""
@@ -112,19 +113,18 @@ def pytest_configure(config):
         n_seeds=opt.seeds or TIER_SEEDS[opt.tier], baselines_dir=root / opt.baselines_dir,
         results_dir=results_dir, update=opt.update_baselines, require=opt.require_baselines,
         git=report.git_state(root), env=devices.describe(device))
-    _validate_baselines(session)
+    session.stored = _load_baselines(session)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "harness-session")
 
 
-def _validate_baselines(session: HarnessSession) -> None:
-    """Read every baseline file of this device class now: a broken one stops the run before any
-    training (exit 4), and nothing is ever written over it."""
-    for path in sorted((session.baselines_dir / session.device_class).glob("*.yaml")):
-        try:
-            baselines.load(path, session.device_class)
-        except baselines.BaselineError as err:
-            raise pytest.UsageError(str(err)) from err
+def _load_baselines(session: HarnessSession) -> dict:
+    """Read every baseline file of this device class once, now: a broken one stops the run before
+    any training (exit 4), nothing is ever written over it, and each test checks against this."""
+    try:
+        return baselines.load_all(session.baselines_dir, session.device_class)
+    except baselines.BaselineError as err:
+        raise pytest.UsageError(str(err)) from err
 
 
 def pytest_unconfigure(config):
