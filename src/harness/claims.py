@@ -39,10 +39,6 @@ class Verdict:
     sentence: str
     metric: str | None = None  # the one metric the check is about, for the table; None if several
 
-    @property
-    def label(self) -> str:
-        return {True: "ok", False: "FAIL", None: "skipped"}[self.passed]
-
 
 def threshold(where: str, metric: str, summary: Summary, op: str, bound: float, *, strict: bool) -> Verdict:
     """mean ≥ bound (op '>=') or mean ≤ / < bound; with strict, the one-sided 95% bound must hold too."""

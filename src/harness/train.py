@@ -169,7 +169,7 @@ class _EarlyStop:
     then (the others train on, so the batch stays one shape); without a target, nothing is kept."""
 
     def __init__(self, params: dict, cfg: TrainConfig):
-        self.target, self.epochs = cfg.stop_at_train_acc, cfg.epochs
+        self.target = cfg.stop_at_train_acc
         n_seeds = next(iter(params.values())).shape[0]
         self.done = torch.zeros(n_seeds, dtype=torch.bool)
         self.epochs_run = torch.full((n_seeds,), cfg.epochs)
