@@ -105,8 +105,8 @@ def test_planted_regression_fails_with_its_sentence(toy, monkeypatch):
     monkeypatch.setenv("TOY_SHIFT", "-0.2")
     result = toy.runpytest("bench/test_toy.py::test_toy")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*memorization/toy::toy acc fell from 0.910±0.010 (n=3) to 0.710±0.010 (n=3)"
-                                 " (direction: higher is better, tolerance 0.0*, device class cpu)*"])
+    result.stdout.fnmatch_lines([("*memorization/toy::toy acc fell from 0.910±0.010 (n=3) to 0.710±0.010 (n=3)"
+                                  " (direction: higher is better, tolerance 0.0*, device class cpu)*")])
 
 
 def test_improvement_within_direction_passes(toy, monkeypatch):
@@ -130,8 +130,8 @@ def test_failing_values_are_sentences_and_never_stored(toy, monkeypatch, shift, 
 @pytest.mark.parametrize("broken, message", [
     ("schema: 1\ndevice_class: cpu\nentries: {a: [1, 2\n", "*memorization.yaml line *not valid YAML*"),
     ("schema: 7\ndevice_class: cpu\nentries: {}\n", "*memorization.yaml line 1, key schema: schema version 7*"),
-    ("schema: 1\ndevice_class: cpu\nentries:\n  'test_toy.py::test_toy[smoke]':\n    metrics:\n      acc: "
-     "{direction: sideways, mean: 1, std: 0, values: [1], abs_tol: 0}\n",
+    (("schema: 1\ndevice_class: cpu\nentries:\n  'test_toy.py::test_toy[smoke]':\n    metrics:\n      acc: "
+      "{direction: sideways, mean: 1, std: 0, values: [1], abs_tol: 0}\n"),
      "*line 6, key entries.test_toy.py::test_toy[[]smoke].metrics.acc.direction: unknown direction 'sideways'*"),
 ], ids=["corrupt-yaml", "unknown-schema", "unknown-direction"])
 @pytest.mark.parametrize("update", [False, True], ids=["check", "update"])

@@ -7,8 +7,17 @@ import pytest
 
 from harness import claims
 from harness.claims import Metric
-from harness.stats import (NonFiniteMetric, Summary, fmt, paired_greater, pooled_std, regression_tolerance,
-                           spearman, summarize, welch_greater)
+from harness.stats import (
+    NonFiniteMetric,
+    Summary,
+    fmt,
+    paired_greater,
+    pooled_std,
+    regression_tolerance,
+    spearman,
+    summarize,
+    welch_greater,
+)
 
 
 def test_summary_by_hand():

@@ -21,7 +21,7 @@ def digits():
 def test_batched_equals_sequential(digits, cfg):
     labels = torch.stack([noisy_labels(digits.y, 0.5, 10, s)[0] for s in (3, 5, 8)])
     data = TrainData.of(digits, y=labels)
-    factory = lambda: mlp([64, 32, 10])  # noqa: E731
+    factory = lambda: mlp([64, 32, 10])
     batched = train(factory, data, [3, 5, 8], cfg, "cpu")
     sequential = train(factory, data, [3, 5, 8], cfg, "cpu", batched=False)
     for name in batched.params:
@@ -98,7 +98,7 @@ def test_data_on_another_device_is_refused(digits):
 
 
 def test_dropout_trains_per_seed_and_repeats(digits):
-    factory = lambda: mlp([64, 64, 10], dropout=0.5)  # noqa: E731
+    factory = lambda: mlp([64, 64, 10], dropout=0.5)
     cfg = TrainConfig(epochs=2, batch_size=64)
     state = torch.random.get_rng_state()
     a = train(factory, TrainData.of(digits), [0, 1], cfg, "cpu")

@@ -17,6 +17,7 @@ aim is reached only on the quieter runs, so 0.25 is asserted as a regression flo
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ TIERS = {"smoke": Config(n_train=2000, batch_size=128, epochs=1, rounds=3),
 
 def matmul_flops(widths, examples: int, n_models: int, backward: bool) -> float:
     """Matmul FLOPs over `examples`: forward 2·in·out per layer and example, backward twice that."""
-    return (6 if backward else 2) * examples * n_models * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return (6 if backward else 2) * examples * n_models * sum(a * b for a, b in itertools.pairwise(widths))
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:

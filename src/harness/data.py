@@ -65,7 +65,7 @@ def load_dataset(name: str, device="cpu") -> Dataset:
     return _cached(name, str(torch.device(device)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached(name: str, device: str) -> Dataset:
     return _BUILDERS[name]().to(device)
 

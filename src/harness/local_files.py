@@ -103,5 +103,5 @@ def load_cifar10(folder: Path | None = None) -> Dataset:
     x_test, y_test = _read_cifar_batch(_find(folder, CIFAR_TEST))
     x = np.concatenate([b[0] for b in train])
     y = np.concatenate([b[1] for b in train])
-    as_float = lambda a: torch.tensor(a, dtype=torch.float32) / 255  # noqa: E731
+    as_float = lambda a: torch.tensor(a, dtype=torch.float32) / 255
     return Dataset("cifar10", as_float(x), torch.tensor(y), as_float(x_test), torch.tensor(y_test), 10)

@@ -7,6 +7,7 @@ CPU, so a seed gives the same weights on every device and no global RNG is touch
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -30,7 +31,7 @@ def mlp(widths: Sequence[int], activation: str = "relu", dropout: float = 0.0) -
     if len(widths) < 2 or any(int(w) < 1 for w in widths):
         raise ValueError(f"an MLP needs ≥ 2 positive widths (input … output), got {list(widths)}")
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(widths) - 2:
             layers.append(_activation(activation))

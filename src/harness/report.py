@@ -95,11 +95,11 @@ def markdown_summary(record: dict) -> str:
     failed = [v["sentence"] for t in tests for v in t["verdicts"] if v["passed"] is False]
     env = record["env"]
     lines = [
-        f"## Deep-learning phenomena: {record['counts']['failed']} failed, {record['counts']['passed']} passed, "
-        f"{record['counts']['xfailed']} expected failures",
+        (f"## Deep-learning phenomena: {record['counts']['failed']} failed, {record['counts']['passed']} passed, "
+         f"{record['counts']['xfailed']} expected failures"),
         "",
-        f"Device class `{env['device_class']}` · tier `{record['tier']}` · commit `{record['git']['commit']}`"
-        f"{' (dirty)' if record['git']['dirty'] else ''} · torch {env['torch']} · {record['created']}",
+        (f"Device class `{env['device_class']}` · tier `{record['tier']}` · commit `{record['git']['commit']}`"
+         f"{' (dirty)' if record['git']['dirty'] else ''} · torch {env['torch']} · {record['created']}"),
         "",
         (tabulate(table_rows(tests), headers=HEADERS, tablefmt="github", disable_numparse=True)
          if tests else "_no phenomena ran_"),

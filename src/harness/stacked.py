@@ -14,22 +14,25 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+FIELDS = ("x", "y", "x_test", "y_test", "teacher_logits")
 EVAL_CHUNK = 8192  # examples per evaluation forward: bounds memory at S × chunk × width
 
 
 @dataclass(frozen=True)
 class TrainData:
     """Inputs and labels for training. Each tensor is shared by all seeds ([N, ...]) or, when
-    per_seed is set, has a leading seed axis ([S, N, ...]) — e.g. each seed's own random labels."""
+    per_seed is set, has a leading seed axis ([S, N, ...]) — e.g. each seed's own random labels.
+    teacher_logits [N, C] go to a loss that wants them (distillation), row for row with y."""
 
     x: torch.Tensor
     y: torch.Tensor
     x_test: torch.Tensor | None = None
     y_test: torch.Tensor | None = None
-    per_seed: frozenset = frozenset()  # names among {"x", "y", "x_test", "y_test"}
+    teacher_logits: torch.Tensor | None = None
+    per_seed: frozenset = frozenset()  # names among FIELDS
 
     def __post_init__(self):
-        unknown = set(self.per_seed) - {"x", "y", "x_test", "y_test"}
+        unknown = set(self.per_seed) - set(FIELDS)
         if unknown:
             raise ValueError(f"per_seed names unknown fields {sorted(unknown)}")
         for xn, yn in (("x", "y"), ("x_test", "y_test")):
@@ -42,13 +45,17 @@ class TrainData:
             ny = y.shape[1] if yn in self.per_seed else y.shape[0]
             if nx != ny:
                 raise ValueError(f"{xn} has {nx} examples but {yn} has {ny}")
+        if self.teacher_logits is not None:
+            n_teacher = self.teacher_logits.shape[1 if "teacher_logits" in self.per_seed else 0]
+            if n_teacher != self.n_train:
+                raise ValueError(f"teacher_logits has {n_teacher} rows but y has {self.n_train}")
         stacks = {name: getattr(self, name).shape[0] for name in self.per_seed}
         if len(set(stacks.values())) > 1:
             raise ValueError(f"per-seed fields disagree on the number of seeds: {stacks}")
 
     def check(self, n_seeds: int, device: torch.device) -> None:
         """Refuse data on another device, or per-seed stacks for another number of seeds."""
-        for name in ("x", "y", "x_test", "y_test"):
+        for name in FIELDS:
             t = getattr(self, name)
             if t is not None and t.device != device:
                 raise ValueError(f"{name} is on {t.device} but training runs on {device}; "
@@ -58,7 +65,7 @@ class TrainData:
 
     @classmethod
     def of(cls, dataset, **per_seed_overrides) -> TrainData:
-        """From a Dataset, replacing any field by a per-seed stack ([S, N, ...])."""
+        """From a Dataset, replacing any field by (or adding teacher_logits as) a per-seed stack ([S, N, ...])."""
         fields = {"x": dataset.x, "y": dataset.y, "x_test": dataset.x_test, "y_test": dataset.y_test}
         fields.update(per_seed_overrides)
         return cls(**fields, per_seed=frozenset(per_seed_overrides))

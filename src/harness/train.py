@@ -24,7 +24,7 @@ from harness.models import build
 from harness.seeds import check_seed_list, stream_key, torch_generator
 from harness.stacked import EVAL_CHUNK, TrainData, TrainResult, forward_all
 
-__all__ = ["TrainConfig", "TrainData", "TrainResult", "train"]
+__all__ = ["TrainConfig", "TrainData", "TrainResult", "init_params", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "linear")
@@ -40,13 +40,17 @@ class TrainConfig:
     momentum: float = 0.0
     weight_decay: float = 0.0  # coupled L2, as torch.optim's weight_decay
     lr_schedule: str = "constant"  # linear: decays to 0 at the last step
-    loss: str = "cross_entropy"
+    loss: str | Callable = "cross_entropy"  # or a loss object, e.g. harness.ops.distill.Distillation
     stop_at_train_acc: float | None = None  # a seed stops (and is frozen) once it reaches this
     eval_every: int = 1  # epochs between full-set evaluations (curves, early stop)
 
     def __post_init__(self):
-        for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("lr_schedule", self.lr_schedule, SCHEDULES), ("loss", self.loss, LOSSES)):
+        named = [("optimizer", self.optimizer, OPTIMIZERS), ("lr_schedule", self.lr_schedule, SCHEDULES)]
+        if isinstance(self.loss, str):
+            named.append(("loss", self.loss, LOSSES))
+        elif not callable(self.loss):
+            raise TypeError(f"loss must be one of {', '.join(LOSSES)} or a callable loss object, got {self.loss!r}")
+        for name, value, allowed in named:
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
         if self.epochs < 1 or self.eval_every < 1 or (self.batch_size is not None and self.batch_size < 1):
@@ -83,6 +87,14 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
         return _fit(factory, data, seeds, cfg, device, batched=True, start=start, masks=masks, **options)
 
 
+def init_params(factory: Callable[[], nn.Module], seeds, device, *, init: str = "default",
+                init_kwargs: dict | None = None) -> dict[str, torch.Tensor]:
+    """The stacked weights `train` starts each seed from: rewinding to them is Frankle & Carbin's
+    lottery-ticket reset."""
+    models = [build(factory, s, init, device, **(init_kwargs or {})) for s in check_seed_list(seeds)]
+    return {k: v.detach() for k, v in stack_module_state(models)[0].items()}
+
+
 def _checked_stack(what: str, stack: dict | None, n_seeds: int, device: torch.device) -> dict | None:
     """A {name: [S, ...]} argument on the right device with one slice per seed, or a clear error."""
     if stack is None:
@@ -116,7 +128,8 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
                      epoch * steps_per_epoch, cfg.epochs * steps_per_epoch)
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
-        metrics = _evaluate(forward, params, buffers, data, cfg.loss)
+        # a custom training loss (distillation) is reported as the cross-entropy it approximates
+        metrics = _evaluate(forward, params, buffers, data, cfg.loss if isinstance(cfg.loss, str) else "cross_entropy")
         for name, value in metrics.items():
             curves.setdefault(name, []).append(torch.where(stop.done, torch.nan, value))
         if stop.update(epoch, metrics, params):
@@ -154,7 +167,7 @@ def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_str
     for start in range(0, n, batch):
         idx = perms[:, start:start + batch]
         _set_lr(optimizer, cfg, step, total_steps)
-        loss = _loss(forward(params, buffers, data.rows("x", idx), True), data.rows("y", idx), cfg.loss)
+        loss = _train_loss(forward(params, buffers, data.rows("x", idx), True), data, idx, cfg.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # seeds are independent: each gets the gradient of its own mean loss
         optimizer.step()
@@ -231,6 +244,16 @@ def _set_lr(optimizer, cfg: TrainConfig, step: int, total_steps: int) -> None:
             group["lr"] = cfg.lr * (1 - step / total_steps)
 
 
+def _train_loss(out: torch.Tensor, data: TrainData, idx: torch.Tensor, loss) -> torch.Tensor:
+    """Per-seed mean training loss [S] on the batch rows idx [S, B]."""
+    y = data.rows("y", idx)
+    if isinstance(loss, str):
+        return _loss(out, y, loss)
+    if data.teacher_logits is None:
+        raise ValueError(f"{type(loss).__name__} needs teacher logits: pass TrainData(teacher_logits=...)")
+    return loss(out, y, data.rows("teacher_logits", idx)).mean(1)
+
+
 def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     """Per-seed mean loss [S] of outputs [S, B, C] against labels [S, B] (or targets [S, B, C])."""
     if kind == "cross_entropy":
@@ -271,7 +294,7 @@ def _concat(parts: list[TrainResult], seeds) -> TrainResult:
     width = max(p.curves[next(iter(p.curves))].shape[1] for p in parts)
     curves = {k: torch.cat([F.pad(p.curves[k], (0, width - p.curves[k].shape[1]), value=torch.nan)
                             for p in parts]) for k in parts[0].curves}
-    cat = lambda attr: {k: torch.cat([getattr(p, attr)[k] for p in parts]) for k in getattr(parts[0], attr)}  # noqa: E731
+    cat = lambda attr: {k: torch.cat([getattr(p, attr)[k] for p in parts]) for k in getattr(parts[0], attr)}
     return TrainResult(parts[0].template, cat("params"), cat("buffers"), curves,
                        torch.cat([p.epochs_run for p in parts]), torch.cat([p.steps_run for p in parts]),
                        torch.cat([p.reached_target for p in parts]), list(seeds))
