@@ -143,6 +143,13 @@ def test_share_weights_time(bench, claim, device, tier, seeds):
     dense = train(factory, TrainData.of(digits), seeds, TrainConfig(epochs=2, batch_size=64), device)
     names = weight_names(dense.params)
     masks = magnitude_masks({k: dense.params[k] for k in names}, SPARSITY, scope="layer")
-    shared = bench(lambda: {k: share_weights(dense.params[k] * masks[k], 32) for k in names})
+    pruned = {k: dense.params[k] * masks[k] for k in names}
+    shared = bench(lambda: {k: share_weights(w, 32) for k, w in pruned.items()})
+    # k-means quality: the mean |w − centroid| over surviving weights, relative to their mean |w|
+    error = sum((shared[k] - w).abs().flatten(1).sum(1) for k, w in pruned.items())
+    scale = sum(w.abs().flatten(1).sum(1) for w in pruned.values())
     most = max(len(shared[k][i][shared[k][i] != 0].unique()) for k in names for i in range(len(seeds)))
+    claim.record({"relative_sharing_error": (error / scale).cpu().numpy()},
+                 {"relative_sharing_error": Metric("lower", abs_tol=0.005)}, config=TIERS[tier])
+    claim.below("relative_sharing_error", 0.05)  # 32 levels over a layer's range: a few percent at most
     claim.check("codebook_size", most <= 32, f"at most {most} distinct weights in a layer", "≤ 32")
