@@ -135,8 +135,8 @@ def test_distillation_with_one_hot_targets_is_cross_entropy():
     logits, labels = torch.randn(6, 10, generator=g), torch.randint(0, 10, (6,), generator=g)
     one_hot_teacher = 1e4 * F.one_hot(labels, 10).float()  # softmax → exactly one-hot
     expected = F.cross_entropy(logits, labels, reduction="none")
-    torch.testing.assert_close(Distillation(1.0, 1.0)(logits, labels, one_hot_teacher), expected)
-    torch.testing.assert_close(Distillation(7.0, 0.0)(logits, labels, torch.randn(6, 10)), expected)
+    torch.testing.assert_close(Distillation(1.0, 1.0).per_row(logits, labels, one_hot_teacher), expected)
+    torch.testing.assert_close(Distillation(7.0, 0.0).per_row(logits, labels, torch.randn(6, 10)), expected)
 
 
 def test_t_squared_keeps_the_soft_gradient_scale():

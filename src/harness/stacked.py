@@ -11,10 +11,12 @@ import copy
 from dataclasses import dataclass, field, replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-FIELDS = ("x", "y", "x_test", "y_test", "teacher_logits")
+OPTIONAL_FIELDS = ("teacher_logits",)  # rows handed to loss objects, not used by the trainer itself
+FIELDS = ("x", "y", "x_test", "y_test", *OPTIONAL_FIELDS)
 EVAL_CHUNK = 8192  # examples per evaluation forward: bounds memory at S × chunk × width
 
 
@@ -112,6 +114,14 @@ class TrainResult:
                           for xc in x.split(EVAL_CHUNK, dim=1 if per_seed else 0)], dim=1)
         return (pred == y).float().mean(-1)
 
+    def without_head(self, modules: int = 1) -> TrainResult:
+        """The same seeds minus the last `modules` modules of a Sequential: forward gives features
+        (e.g. the post-ReLU last hidden layer of an MLP with modules=1)."""
+        template = self.template[:-modules]
+        names = {n for n, _ in template.named_parameters()} | {n for n, _ in template.named_buffers()}
+        return replace(self, template=template, params={k: v for k, v in self.params.items() if k in names},
+                       buffers={k: v for k, v in self.buffers.items() if k in names})
+
     def model(self, i: int) -> nn.Module:
         """Seed i as an ordinary nn.Module (a copy) for ops that want one."""
         device = next(iter(self.params.values())).device
@@ -125,3 +135,9 @@ def forward_all(template, params, buffers, x, per_seed: bool, kwargs) -> torch.T
         return functional_call(template, (p, b), (xi,), kwargs)
     # "different": each seed draws its own dropout mask (deterministic models draw nothing)
     return vmap(one, in_dims=(0, 0, 0 if per_seed else None), randomness="different")(params, buffers, x)
+
+
+def cross_entropy_per_seed(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per seed [S] of logits [S, B, C] against labels [S, B] (or shared [B])."""
+    S, B, C = logits.shape
+    return F.cross_entropy(logits.reshape(S * B, C), y.expand(S, B).reshape(S * B), reduction="none").view(S, B).mean(1)

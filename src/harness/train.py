@@ -22,7 +22,14 @@ from torch.func import functional_call, stack_module_state
 
 from harness.models import build
 from harness.seeds import check_seed_list, stream_key, torch_generator
-from harness.stacked import EVAL_CHUNK, TrainData, TrainResult, forward_all
+from harness.stacked import (
+    EVAL_CHUNK,
+    OPTIONAL_FIELDS,
+    TrainData,
+    TrainResult,
+    cross_entropy_per_seed,
+    forward_all,
+)
 
 __all__ = ["TrainConfig", "TrainData", "TrainResult", "init_params", "train"]
 
@@ -167,7 +174,7 @@ def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_str
     for start in range(0, n, batch):
         idx = perms[:, start:start + batch]
         _set_lr(optimizer, cfg, step, total_steps)
-        loss = _train_loss(forward(params, buffers, data.rows("x", idx), True), data, idx, cfg.loss)
+        loss = _train_loss(lambda x: forward(params, buffers, x, True), data, idx, cfg.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # seeds are independent: each gets the gradient of its own mean loss
         optimizer.step()
@@ -244,21 +251,21 @@ def _set_lr(optimizer, cfg: TrainConfig, step: int, total_steps: int) -> None:
             group["lr"] = cfg.lr * (1 - step / total_steps)
 
 
-def _train_loss(out: torch.Tensor, data: TrainData, idx: torch.Tensor, loss) -> torch.Tensor:
-    """Per-seed mean training loss [S] on the batch rows idx [S, B]."""
-    y = data.rows("y", idx)
+def _train_loss(model: Callable, data: TrainData, idx: torch.Tensor, loss) -> torch.Tensor:
+    """Per-seed mean training loss [S] on the batch rows idx [S, B]. A loss object gets the model
+    (inputs [S, B, ...] → logits [S, B, C]) so that it may also attack it (adversarial training),
+    and the batch rows of the optional fields it may need (teacher_logits)."""
+    x, y = data.rows("x", idx), data.rows("y", idx)
     if isinstance(loss, str):
-        return _loss(out, y, loss)
-    if data.teacher_logits is None:
-        raise ValueError(f"{type(loss).__name__} needs teacher logits: pass TrainData(teacher_logits=...)")
-    return loss(out, y, data.rows("teacher_logits", idx)).mean(1)
+        return _loss(model(x), y, loss)
+    extras = {name: data.rows(name, idx) for name in OPTIONAL_FIELDS if getattr(data, name) is not None}
+    return loss(model, x, y, extras)
 
 
 def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     """Per-seed mean loss [S] of outputs [S, B, C] against labels [S, B] (or targets [S, B, C])."""
     if kind == "cross_entropy":
-        S, B, C = out.shape
-        return F.cross_entropy(out.reshape(S * B, C), y.reshape(S * B), reduction="none").view(S, B).mean(1)
+        return cross_entropy_per_seed(out, y)
     target = y if y.shape == out.shape else y.unsqueeze(-1).to(out.dtype)
     return ((out - target) ** 2).flatten(1).mean(1)
 

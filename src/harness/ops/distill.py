@@ -31,8 +31,14 @@ class Distillation:
         if self.temperature <= 0 or not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"need temperature > 0 and alpha in [0, 1], got {self}")
 
-    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-        """Per-row loss [...] for student logits [..., C], labels [...], teacher logits [..., C]."""
+    def __call__(self, model, x: torch.Tensor, y: torch.Tensor, extras: dict) -> torch.Tensor:
+        """Per-seed mean loss [S] of the model on a batch x [S, B, ...] (the trainer's interface)."""
+        if "teacher_logits" not in extras:
+            raise ValueError("Distillation needs the teacher's logits: pass TrainData(teacher_logits=...)")
+        return self.per_row(model(x), y, extras["teacher_logits"]).mean(-1)
+
+    def per_row(self, logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        """Loss per row [...] for student logits [..., C], labels [...], teacher logits [..., C]."""
         soft = soft_cross_entropy(logits, (teacher_logits / self.temperature).softmax(-1), self.temperature)
         hard = F.cross_entropy(logits.flatten(0, -2), labels.flatten(), reduction="none").view(labels.shape)
         return self.alpha * soft + (1 - self.alpha) * hard
