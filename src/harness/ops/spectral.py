@@ -35,9 +35,9 @@ def worst_direction(model: Model, x: torch.Tensor, iters: int = 50,
     """Unit vectors [S, N, D]: each input's top right-singular vector of the Jacobian of the logits."""
     x = x.contiguous()  # forward-mode AD refuses expanded (shared-memory) inputs
     v = torch.randn(x.shape, generator=generator).to(x)
+    _, pullback = vjp(model, x)  # Jᵀ at x, built once
     for _ in range(iters):
         _, jv = jvp(model, (x,), (v,))
-        _, pullback = vjp(model, x)
         (v,) = pullback(jv)
         v = v / v.norm(dim=-1, keepdim=True).clamp(min=1e-30)
     return v.detach()
