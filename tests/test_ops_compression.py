@@ -11,7 +11,7 @@ from harness.ops.distill import Distillation, soft_cross_entropy
 from harness.ops.prune import apply_masks, magnitude_masks, sparsity, weight_names
 from harness.ops.quantize import quantize_symmetric
 from harness.ops.storage import compression_ratio, stored_entries
-from harness.ops.weight_sharing import kmeans_1d, share_weights
+from harness.ops.weight_sharing import kmeans_1d, largest_codebook, share_weights
 from harness.train import TrainConfig, TrainData, init_params, train
 
 # --- pruning -----------------------------------------------------------------------------------
@@ -100,6 +100,8 @@ def test_share_weights_keeps_zeros_and_uses_at_most_k_values():
     assert (shared[w == 0] == 0).all() and (shared[w != 0] != 0).all()
     for i in range(3):
         assert len(shared[i][shared[i] != 0].unique()) <= 8
+    assert largest_codebook({"a": shared, "b": torch.tensor([[1.0, 2.0, 0.0], [3.0, 3.0, 3.0], [0.0, 0.0, 0.0]])}).tolist() == [
+        len(shared[i][shared[i] != 0].unique()) for i in range(3)]
     few = torch.tensor([[0.0, 1.0, -2.0, 1.0, 3.0]])
     assert torch.equal(share_weights(few, 4), few)  # k ≥ distinct values: nothing changes
 

@@ -32,7 +32,7 @@ from harness.models import mlp
 from harness.ops.prune import magnitude_masks, weight_names
 from harness.ops.quantize import quantize_symmetric
 from harness.ops.storage import compression_ratio
-from harness.ops.weight_sharing import share_weights
+from harness.ops.weight_sharing import largest_codebook, share_weights
 from harness.train import TrainConfig, TrainData, train
 
 pytestmark = pytest.mark.compression
@@ -98,8 +98,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
         acc = replace(pruned, params=compressed).accuracy(digits.x_test, digits.y_test).cpu()
         out[variant.id] = {
             "test_acc": acc.numpy(), "acc_change": (acc - base_acc).numpy(),
-            "distinct_values": torch.tensor([max(len(compressed[k][i][compressed[k][i] != 0].unique()) for k in names)
-                                             for i in range(len(seeds))]).numpy(),
+            "distinct_values": largest_codebook({k: compressed[k] for k in names}).numpy(),
             "compression_ratio": torch.tensor([compression_ratio({k: masks[k][i] for k in names}, variant.value_bits,
                                                                  index_bits=INDEX_BITS, table_floats=variant.table_floats)
                                                for i in range(len(seeds))]).numpy(),
@@ -148,7 +147,7 @@ def test_share_weights_time(bench, claim, device, tier, seeds):
     # k-means quality: the mean |w − centroid| over surviving weights, relative to their mean |w|
     error = sum((shared[k] - w).abs().flatten(1).sum(1) for k, w in pruned.items())
     scale = sum(w.abs().flatten(1).sum(1) for w in pruned.values())
-    most = max(len(shared[k][i][shared[k][i] != 0].unique()) for k in names for i in range(len(seeds)))
+    most = int(largest_codebook(shared).max())
     claim.record({"relative_sharing_error": (error / scale).cpu().numpy()},
                  {"relative_sharing_error": Metric("lower", abs_tol=0.005)}, config=TIERS[tier])
     claim.below("relative_sharing_error", 0.05)  # 32 levels over a layer's range: a few percent at most

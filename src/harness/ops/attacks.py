@@ -55,20 +55,23 @@ def sign_noise(x: torch.Tensor, eps: float, generators: list[torch.Generator], b
 
 
 def uniform_like(x: torch.Tensor, generators: list[torch.Generator] | None) -> torch.Tensor:
-    """U[0, 1) shaped like x [S, ...]: seed i's slice from generators[i] (drawn on the CPU, so the
-    values do not depend on the device), or all from torch's RNG when generators is None."""
+    """U[0, 1) shaped like x [S, ...]: seed i's slice from generators[i], or all from torch's RNG
+    when generators is None."""
     if generators is None:
         return torch.rand(x.shape, device=x.device)
-    if len(generators) != x.shape[0]:
-        raise ValueError(f"{len(generators)} generators for {x.shape[0]} seeds")
-    return torch.stack([torch.rand(x.shape[1:], generator=g) for g in generators]).to(x.device)
+    return _per_seed(torch.rand, x, generators)
 
 
 def normal_like(x: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
-    """N(0, 1) shaped like x [S, ...], seed i's slice from generators[i] (drawn on the CPU)."""
+    """N(0, 1) shaped like x [S, ...], seed i's slice from generators[i]."""
+    return _per_seed(torch.randn, x, generators)
+
+
+def _per_seed(draw, x: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
+    """Seed i's slice drawn from generators[i] on the CPU, so the values do not depend on the device."""
     if len(generators) != x.shape[0]:
         raise ValueError(f"{len(generators)} generators for {x.shape[0]} seeds")
-    return torch.stack([torch.randn(x.shape[1:], generator=g) for g in generators]).to(x.device)
+    return torch.stack([draw(x.shape[1:], generator=g) for g in generators]).to(x.device)
 
 
 @torch.no_grad()

@@ -43,3 +43,10 @@ def kmeans_1d(values: torch.Tensor, k: int, max_iter: int = 100) -> tuple[torch.
         counts = torch.zeros_like(centroids).index_add_(0, assignment, torch.ones_like(values))
         centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
     return centroids, assignment
+
+
+def largest_codebook(weights: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per seed [S]: the most distinct nonzero values any one tensor of {name: [S, ...]} holds —
+    what its codebook must store."""
+    n_seeds = next(iter(weights.values())).shape[0]
+    return torch.tensor([max(len(w[i][w[i] != 0].unique()) for w in weights.values()) for i in range(n_seeds)])
