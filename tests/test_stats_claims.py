@@ -14,6 +14,7 @@ from harness.stats import (
     paired_greater,
     pooled_std,
     regression_tolerance,
+    slope,
     spearman,
     summarize,
     welch_greater,
@@ -96,3 +97,10 @@ def test_metric_validates_direction_and_tolerance():
         Metric("up", 0.1)
     with pytest.raises(ValueError, match="abs_tol"):
         Metric("higher", -1)
+
+
+def test_slope_is_the_least_squares_fit():
+    assert slope([1, 2, 3], [2, 4, 6]) == pytest.approx(2.0)
+    assert slope([5, 10, 15], [-1, -8, -12]) == pytest.approx(-1.1)
+    with pytest.raises(ValueError, match="equal length"):
+        slope([1], [1])

@@ -5,7 +5,7 @@ import torch
 
 from harness.data import load_dataset, noisy_labels
 from harness.models import ResidualCNN, cnn2d, mlp
-from harness.train import TrainConfig, TrainData, train
+from harness.train import TrainConfig, TrainData, init_params, train
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,48 @@ def test_start_from_given_weights(digits):
 def test_bad_start_or_masks_are_refused(digits, kwargs, message):
     with pytest.raises(ValueError, match=message):
         train(lambda: mlp([64, 32, 10]), TrainData.of(digits), [0, 1], TrainConfig(epochs=1), "cpu", **kwargs)
+
+
+def test_per_seed_target_vectors_train_on_every_row():
+    # targets [S, N, C] per seed: N rows, not C (the bug this guards against read n_train from the last axis)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 96, 4, generator=g), torch.randn(2, 96, 3, generator=g)
+    data = TrainData(x, y, x[:, :10], y[:, :10], per_seed=frozenset({"x", "y", "x_test", "y_test"}))
+    assert data.n_train == 96
+    result = train(lambda: mlp([4, 3]), data, [0, 1], TrainConfig(epochs=2, batch_size=32, loss="mse"), "cpu")
+    assert result.steps_run.tolist() == [6, 6]
+    assert result.curves["train_loss"].shape == (2, 2) and "train_acc" not in result.curves
+    shared = TrainData(x[0], y[0])  # shared targets [N, C] are evaluated against every seed
+    assert train(lambda: mlp([4, 3]), shared, [0, 1], TrainConfig(epochs=1, loss="mse"), "cpu").curves["train_loss"].shape == (2, 1)
+
+
+class RecordingLoss:
+    """A loss object that notes what the trainer hands it and zeroes the first layer's update."""
+
+    evaluated_as = None
+
+    def __init__(self):
+        self.progress, self.calls = [], 0
+
+    def __call__(self, model, x, y, extras):
+        self.progress.append(extras["progress"])
+        assert set(extras["params"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+        return torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
+
+    def before_step(self, params, progress):
+        self.calls += 1
+        params["0.weight"].grad.zero_()
+
+
+def test_loss_objects_get_params_progress_and_a_step_hook(digits):
+    loss = RecordingLoss()
+    start = init_params(lambda: mlp([64, 8, 10]), [0], "cpu")
+    data = TrainData(digits.x[:100], digits.y[:100])
+    result = train(lambda: mlp([64, 8, 10]), data, [0], TrainConfig(epochs=2, batch_size=25, loss=loss), "cpu",
+                   start=start)
+    assert loss.progress == [0.0, 1 / 3, 2 / 3, 1.0] * 2 and loss.calls == 8
+    assert result.curves == {}  # evaluated_as=None: no curves
+    assert torch.equal(result.params["0.weight"], start["0.weight"])  # the hook froze it (plain Adam, no decay)
+    assert not torch.equal(result.params["2.weight"], start["2.weight"])
+    with pytest.raises(ValueError, match="stop_at_train_acc needs accuracy curves"):
+        train(lambda: mlp([64, 8, 10]), data, [0], TrainConfig(epochs=1, loss=loss, stop_at_train_acc=0.9), "cpu")

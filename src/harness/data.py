@@ -195,6 +195,24 @@ def make_parity(d: int, n: int, seed: int, subset_size: int | None = None, devic
     return x.to(device), y.to(device), subset
 
 
+def hypercube(d: int, device="cpu") -> torch.Tensor:
+    """All 2^d points of {±1}^d, [2^d, d] float32 (an exact expectation over parity inputs)."""
+    if not 0 < d <= 24:
+        raise ValueError(f"the hypercube is enumerated whole: use 1 ≤ d ≤ 24, got {d}")
+    codes = torch.arange(2 ** d, device=device).unsqueeze(1)
+    bits = (codes >> torch.arange(d, device=device)) & 1
+    return bits.float() * 2 - 1
+
+
+def make_digit_tuples(x: torch.Tensor, y: torch.Tensor, k: int, n: int, seed: int, stream: str = "data"):
+    """n tuples of k images drawn with replacement (Shalev-Shwartz G2): inputs [n, k·D] (the k
+    images side by side) and targets [n, 1 + k] of ±1: column 0 the parity of the k sub-labels
+    (+1 for an even count of digits ≥ 5), columns 1..k each image's sub-label (digit ≥ 5)."""
+    idx = torch.randint(len(y), (n, k), generator=torch_generator(seed, stream)).to(y.device)
+    sub = (y[idx] >= 5).float() * 2 - 1
+    return x[idx].reshape(n, -1), torch.cat([sub.prod(1, keepdim=True), sub], dim=1)
+
+
 def make_step_targets(n: int, d: int, seed: int, weight_norm: float = 3.0, stream: str = "noise", device="cpu"):
     """x ~ N(0, I_d), y = floor(w*·x + b*) with ‖w*‖ = weight_norm, b* ~ U(0, 1) (Shalev-Shwartz G4).
 

@@ -166,6 +166,8 @@ def init_(model: nn.Module, generator: torch.Generator, scheme: str = "default",
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             _init_layer(module, generator, scheme, std, zero_bias)
+        elif hasattr(module, "init_from"):  # a layer of our own that knows its init (harness.ops.hat)
+            module.init_from(generator)
         elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)

@@ -86,7 +86,7 @@ class TrainData:
 
     @property
     def n_train(self) -> int:
-        return self.y.shape[-1] if "y" in self.per_seed else self.y.shape[0]
+        return self.y.shape[1] if "y" in self.per_seed else self.y.shape[0]
 
 
 @dataclass

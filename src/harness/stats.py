@@ -116,6 +116,14 @@ def spearman(x, y) -> float:
     return float(sps.spearmanr(x, y).statistic)
 
 
+def slope(x, y) -> float:
+    """Least-squares slope of y on x (take logs first for a power law or an exponential)."""
+    x, y = as_values(x, "x"), as_values(y, "y")
+    if x.size != y.size or x.size < 2:
+        raise ValueError(f"a slope needs two sequences of equal length ≥ 2, got {x.size} and {y.size}")
+    return float(np.polyfit(x, y, 1)[0])
+
+
 def pooled_std(a: Summary, b: Summary) -> float:
     """Pooled standard deviation of two samples (0 when neither has spread)."""
     dof = a.n + b.n - 2

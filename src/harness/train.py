@@ -14,6 +14,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -31,11 +32,29 @@ from harness.stacked import (
     forward_all,
 )
 
-__all__ = ["TrainConfig", "TrainData", "TrainResult", "init_params", "train"]
+__all__ = ["LossObject", "TrainConfig", "TrainData", "TrainResult", "init_params", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "linear")
 LOSSES = ("cross_entropy", "mse")
+
+
+class LossObject(Protocol):
+    """What `TrainConfig(loss=...)` accepts besides a loss name.
+
+    Called every step as loss(model, x, y, extras) → per-seed loss [S]. `model` maps inputs
+    [S, B, ...] to outputs [S, B, C] and takes the model's keyword arguments (a HAT gate scale).
+    `extras` holds the batch rows of the optional data fields (teacher_logits), the stacked
+    parameters under "params" (penalties such as EWC's), and under "progress" how far the step is
+    through its epoch, 0 at the first batch and 1 at the last (HAT anneals its gates with it).
+    A loss object may also define before_step(params, progress), called after backward and before
+    the optimizer step, to edit the stacked `.grad`s (and project parameters) in place: HAT
+    freezes the units earlier tasks use and keeps its gate embeddings in range. An attribute
+    `evaluated_as` ("cross_entropy", "mse" or None for no curves) says what the per-epoch curves
+    report; by default the cross-entropy.
+    """
+
+    def __call__(self, model: Callable, x: torch.Tensor, y: torch.Tensor, extras: dict) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +66,7 @@ class TrainConfig:
     momentum: float = 0.0
     weight_decay: float = 0.0  # coupled L2, as torch.optim's weight_decay
     lr_schedule: str = "constant"  # linear: decays to 0 at the last step
-    loss: str | Callable = "cross_entropy"  # or a loss object, e.g. harness.ops.distill.Distillation
+    loss: str | Callable = "cross_entropy"  # or a loss object (LossObject below), e.g. Distillation
     stop_at_train_acc: float | None = None  # a seed stops (and is frozen) once it reaches this
     eval_every: int = 1  # epochs between full-set evaluations (curves, early stop)
 
@@ -129,14 +148,14 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     steps_per_epoch = math.ceil(data.n_train / (cfg.batch_size or data.n_train))
     order_streams = [torch_generator(s, "order") for s in seeds]
     stop = _EarlyStop(params, cfg)
+    eval_kind = _evaluated_as(cfg)
     curves: dict[str, list[torch.Tensor]] = {}
     for epoch in range(cfg.epochs):
         _train_epoch(forward, params, buffers, optimizer, data, order_streams, cfg, masks or {},
                      epoch * steps_per_epoch, cfg.epochs * steps_per_epoch)
-        if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
+        if ((epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs) or eval_kind is None:
             continue
-        # a custom training loss (distillation) is reported as the cross-entropy it approximates
-        metrics = _evaluate(forward, params, buffers, data, cfg.loss if isinstance(cfg.loss, str) else "cross_entropy")
+        metrics = _evaluate(forward, params, buffers, data, eval_kind)
         for name, value in metrics.items():
             curves.setdefault(name, []).append(torch.where(stop.done, torch.nan, value))
         if stop.update(epoch, metrics, params):
@@ -144,6 +163,20 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     template.eval()  # the result predicts; it does not train
     return TrainResult(template, stop.final(params), buffers, {k: torch.stack(v, dim=1) for k, v in curves.items()},
                        stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
+
+
+def _evaluated_as(cfg: TrainConfig) -> str | None:
+    """The loss the per-epoch curves report. A loss object is reported as the cross-entropy it
+    approximates (distillation, adversarial training) unless it says otherwise with an
+    `evaluated_as` attribute; None there means its outputs are no class scores: no curves."""
+    if isinstance(cfg.loss, str):
+        return cfg.loss
+    kind = getattr(cfg.loss, "evaluated_as", "cross_entropy")
+    if kind is None and cfg.stop_at_train_acc is not None:
+        raise ValueError("stop_at_train_acc needs accuracy curves, which a loss with evaluated_as=None does not give")
+    if kind is not None and kind not in LOSSES:
+        raise ValueError(f"evaluated_as must be one of {', '.join(LOSSES)} or None, got {kind!r}")
+    return kind
 
 
 def _load_start(params: dict, start: dict | None, masks: dict | None) -> None:
@@ -171,12 +204,19 @@ def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_str
     n = data.n_train
     batch = cfg.batch_size or n
     perms = torch.stack([torch.randperm(n, generator=g) for g in order_streams]).to(data.y.device)
-    for start in range(0, n, batch):
+    before_step = getattr(cfg.loss, "before_step", None)
+    last_batch = max(math.ceil(n / batch) - 1, 1)
+    for b, start in enumerate(range(0, n, batch)):
         idx = perms[:, start:start + batch]
         _set_lr(optimizer, cfg, step, total_steps)
-        loss = _train_loss(lambda x: forward(params, buffers, x, True), data, idx, cfg.loss)
+        progress = b / last_batch
+        loss = _train_loss(lambda x, **kw: forward(params, buffers, x, True, **kw), data, idx, cfg.loss,
+                           params, progress)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # seeds are independent: each gets the gradient of its own mean loss
+        if before_step is not None:
+            with torch.no_grad():
+                before_step(params, progress)
         optimizer.step()
         with torch.no_grad():
             for name, mask in masks.items():
@@ -221,18 +261,18 @@ def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _batched_forward(template):
-    def forward(params, buffers, x, per_seed):
-        return forward_all(template, params, buffers, x, per_seed, {})
+    def forward(params, buffers, x, per_seed, **kwargs):
+        return forward_all(template, params, buffers, x, per_seed, kwargs)
     forward.template = template
     return forward
 
 
 def _single_forward(template):
     """One seed without vmap: plain module calls on the seed's slice, re-stacked as [1, ...]."""
-    def forward(params, buffers, x, per_seed):
+    def forward(params, buffers, x, per_seed, **kwargs):
         p = {k: v[0] for k, v in params.items()}
         b = {k: v[0] for k, v in buffers.items()}
-        return functional_call(template, (p, b), (x[0] if per_seed else x,)).unsqueeze(0)
+        return functional_call(template, (p, b), (x[0] if per_seed else x,), kwargs).unsqueeze(0)
     forward.template = template
     return forward
 
@@ -251,15 +291,16 @@ def _set_lr(optimizer, cfg: TrainConfig, step: int, total_steps: int) -> None:
             group["lr"] = cfg.lr * (1 - step / total_steps)
 
 
-def _train_loss(model: Callable, data: TrainData, idx: torch.Tensor, loss) -> torch.Tensor:
-    """Per-seed mean training loss [S] on the batch rows idx [S, B]. A loss object gets the model
-    (inputs [S, B, ...] → logits [S, B, C]) so that it may also attack it (adversarial training),
-    and the batch rows of the optional fields it may need (teacher_logits)."""
+def _train_loss(model: Callable, data: TrainData, idx: torch.Tensor, loss, params: dict,
+                progress: float) -> torch.Tensor:
+    """Per-seed mean training loss [S] on the batch rows idx [S, B]. A loss object (LossObject)
+    gets the model so that it may also attack it (adversarial training), the batch rows of the
+    optional fields it may need (teacher_logits), the parameters and the epoch's progress."""
     x, y = data.rows("x", idx), data.rows("y", idx)
     if isinstance(loss, str):
         return _loss(model(x), y, loss)
     extras = {name: data.rows(name, idx) for name in OPTIONAL_FIELDS if getattr(data, name) is not None}
-    return loss(model, x, y, extras)
+    return loss(model, x, y, {**extras, "params": params, "progress": progress})
 
 
 def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
@@ -279,14 +320,15 @@ def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict
         x = getattr(data, xn)
         if x is None:
             continue
-        per_seed_x, n = xn in data.per_seed, getattr(data, yn).shape[-1]
+        y, per_seed_x, per_seed_y = getattr(data, yn), xn in data.per_seed, yn in data.per_seed
+        n = y.shape[1] if per_seed_y else y.shape[0]
         losses, correct = [], []
         for start in range(0, n, EVAL_CHUNK):
             sl = slice(start, start + EVAL_CHUNK)
             xc = x[:, sl] if per_seed_x else x[sl]
-            yc = getattr(data, yn)[..., sl]
             logits = forward(params, buffers, xc, per_seed_x)
-            yc = yc if yc.dim() == 2 else yc.expand(logits.shape[0], -1)
+            # labels [S, B] or targets [S, B, ...], whether stored per seed or shared
+            yc = y[:, sl] if per_seed_y else y[sl].expand(logits.shape[0], *y[sl].shape)
             losses.append(_loss(logits, yc, loss_kind) * yc.shape[1])
             if loss_kind == "cross_entropy":
                 correct.append((logits.argmax(-1) == yc).sum(1))
@@ -298,7 +340,7 @@ def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict
 
 def _concat(parts: list[TrainResult], seeds) -> TrainResult:
     """Join 1-seed results into one S-seed result (curves padded with NaN to equal length)."""
-    width = max(p.curves[next(iter(p.curves))].shape[1] for p in parts)
+    width = max((c.shape[1] for p in parts for c in p.curves.values()), default=0)
     curves = {k: torch.cat([F.pad(p.curves[k], (0, width - p.curves[k].shape[1]), value=torch.nan)
                             for p in parts]) for k in parts[0].curves}
     cat = lambda attr: {k: torch.cat([getattr(p, attr)[k] for p in parts]) for k in getattr(parts[0], attr)}

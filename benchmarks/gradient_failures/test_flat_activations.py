@@ -1,0 +1,108 @@
+"""G4 — flat activations: backpropagation through a step function learns nothing, while a smooth
+surrogate or the forward-only (straight-through) update learns it, and better than a generic MLP
+(Shalev-Shwartz, Shamir & Shammah 2017, "Failures of gradient-based deep learning", ICML, §5).
+
+Claims (test MSE, y's variance ≈ 9.1):
+- linear + true floor trained by backpropagation stays > 0.5·Var(y) (its gradient is exactly 0);
+- forward-only / straight-through: < MSE(MLP)/4;
+- smooth floor surrogate: < MSE(MLP)/2.
+Smooth against forward-only is not asserted (PHENOMENA.md: only 1.7× apart with Adam).
+
+Setting: x ~ N(0, I₁₀), y = floor(w*·x + b*), ‖w*‖ = 3, b* ~ U(0, 1), per seed; fresh examples
+(one pass, batch 256), test on 5000 others (harness.data.make_step_targets). (a) MLP
+10-100-100-100-1, Adam 1e-3; (b) floor(w·x + b) with autograd, Adam 1e-3; (c) the smooth floor
+lo − 1 + Σ_k σ(10(z − k)) for k = −20…20, Adam 1e-2; (d) floor forward, identity backward, SGD
+1e-2 on the MSE — the forward-only rule w ← w − 2η(floor(w·x + b) − y)x (harness.ops.step_functions).
+
+Measured (cpu, 2 threads, 5 seeds), MSE / Var(y), 1000 steps (smoke) | 2000 steps:
+MLP 0.0104±0.0007 | 0.0099±0.0004; exact floor 1.05±0.11 (0.86–1.15, no step moves it);
+smooth 0.0043±0.0001 | 0.0043±0.0001 (MLP/smooth 2.2–2.6); forward-only ≤ 1e-4 (0 on
+some seeds: it finds w* up to the floor's resolution; MLP/forward-only ≥ 140).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pytest
+import torch
+
+from harness.claims import Metric
+from harness.data import make_step_targets
+from harness.models import mlp
+from harness.ops.step_functions import FloorLinear
+from harness.train import TrainConfig, TrainData, train
+
+pytestmark = pytest.mark.gradient_failures
+
+DIM = 10
+VARIANTS = {  # name: (model, training)
+    "mlp": (lambda: mlp([DIM, 100, 100, 100, 1]), TrainConfig(epochs=1, batch_size=256, lr=1e-3, loss="mse")),
+    "exact_floor": (lambda: FloorLinear(DIM, "exact"), TrainConfig(epochs=1, batch_size=256, lr=1e-3, loss="mse")),
+    "smooth_floor": (lambda: FloorLinear(DIM, "smooth"), TrainConfig(epochs=1, batch_size=256, lr=1e-2, loss="mse")),
+    "forward_only": (lambda: FloorLinear(DIM, "straight_through"),
+                     TrainConfig(epochs=1, batch_size=256, optimizer="sgd", lr=1e-2, loss="mse")),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    steps: int = 1000
+    batch_size: int = 256
+    n_test: int = 5000
+
+
+TIERS = {"smoke": Config(), "full": Config(steps=2000)}
+
+
+def step_data(cfg: Config, device, seeds: list[int]) -> TrainData:
+    """Each seed's own teacher: steps·batch fresh training examples and n_test test examples."""
+    train_sets = [make_step_targets(cfg.steps * cfg.batch_size, DIM, s, device=device) for s in seeds]
+    test_sets = [make_step_targets(cfg.n_test, DIM, s, stream="eval", device=device) for s in seeds]
+    stack = lambda sets, i: torch.stack([t[i] for t in sets])
+    return TrainData(stack(train_sets, 0), stack(train_sets, 1), stack(test_sets, 0), stack(test_sets, 1),
+                     per_seed=frozenset({"x", "y", "x_test", "y_test"}))
+
+
+def run(cfg: Config, device, seeds: list[int]) -> dict:
+    """Per seed: each variant's test MSE relative to Var(y), and the ratios the claims bound."""
+    data = step_data(cfg, device, seeds)
+    variance = data.y_test.var(1).cpu()
+    out = {}
+    for name, (factory, training) in VARIANTS.items():
+        result = train(factory, data, seeds, replace(training, batch_size=cfg.batch_size), device)
+        out[f"{name}_rel_mse"] = (result.curves["test_loss"][:, -1] / variance).numpy()
+    out["forward_only_over_mlp"] = out["forward_only_rel_mse"] / out["mlp_rel_mse"]
+    out["smooth_over_mlp"] = out["smooth_floor_rel_mse"] / out["mlp_rel_mse"]
+    return out
+
+
+METRICS = {
+    "mlp_rel_mse": Metric("lower", abs_tol=0.005),
+    "exact_floor_rel_mse": Metric("target", abs_tol=0.1),
+    "smooth_floor_rel_mse": Metric("lower", abs_tol=0.002),
+    "forward_only_rel_mse": Metric("lower", abs_tol=0.001),
+    "forward_only_over_mlp": Metric("lower", abs_tol=0.05),
+    "smooth_over_mlp": Metric("lower", abs_tol=0.1),
+}
+
+
+def test_step_function_needs_a_way_around_its_gradient(device, tier, seeds, claim):
+    """Exact floor stalls (> 0.5·Var y); forward-only < MLP/4; smooth surrogate < MLP/2."""
+    cfg = TIERS[tier]
+    result = run(cfg, device, seeds)
+    claim.record(result, METRICS, config=cfg)
+    claim.above("exact_floor_rel_mse", 0.5)
+    claim.below("forward_only_over_mlp", 0.25)
+    claim.below("smooth_over_mlp", 0.5)
+
+
+def test_forward_only_time(bench, claim, device, seeds):
+    """Times 200 forward-only steps (all seeds); they already reach a tenth of Var(y)."""
+    data = step_data(Config(steps=200), device, seeds)
+    factory, training = VARIANTS["forward_only"]
+    result = bench(lambda: train(factory, data, seeds, training, device))
+    rel = (result.curves["test_loss"][:, -1] / data.y_test.var(1).cpu()).numpy()
+    claim.record({"forward_only_rel_mse_200_steps": rel}, {"forward_only_rel_mse_200_steps": Metric("lower", abs_tol=0.02)},
+                 config=Config(steps=200))
+    claim.below("forward_only_rel_mse_200_steps", 0.1)

@@ -1,0 +1,275 @@
+"""Continual learning: task sequences, the accuracy-matrix metrics, sequential training, and two
+of the remedies for forgetting (EWC's Fisher penalty, a replay buffer). HAT is in harness.ops.hat.
+
+`train_sequence` trains tasks one after another, each from the previous task's weights with a
+fresh optimizer, and asks a strategy for each task's loss and to take note of what was learned
+(EWC stores an anchor and a Fisher, replay stores examples, HAT its masks).
+
+R[..., i, j] is the accuracy on task j after training tasks 0..i (T tasks, leading axes are
+seeds). One definition each:
+- average accuracy  A = mean_j R[T−1, j]                                  (all tasks at the end)
+- forgetting        F = mean_{j<T−1} (max_{j≤l<T−1} R[l, j] − R[T−1, j])  (Chaudhry et al. 2018)
+- backward transfer B = mean_{j<T−1} (R[T−1, j] − R[j, j])                (Lopez-Paz & Ranzato 2017)
+F and −B differ only where a task's accuracy rose after it was learned (then F counts the drop
+from its best, B from where it started).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad, vmap
+
+from harness.data import Dataset, select_classes
+from harness.seeds import torch_generator
+from harness.stacked import TrainData, TrainResult, cross_entropy_per_seed
+from harness.train import TrainConfig, train
+
+FISHER_CHUNK = 256  # examples per per-example-gradient pass: bounds memory at S × chunk × parameters
+
+
+# --- task sequences ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Task:
+    """One task: its training data and test set (x_test shared [N, ...] or per seed [S, N, ...]),
+    and the classes it draws on (for the task-incremental reading of a shared head)."""
+
+    train: TrainData
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[int, ...]
+
+    @property
+    def per_seed(self) -> bool:
+        return "x" in self.train.per_seed
+
+
+def split_tasks(ds: Dataset, groups) -> list[Task]:
+    """One task per group of classes ({0, 1}, {2, 3}, …), labels kept (class-incremental)."""
+    tasks = []
+    for classes in groups:
+        x, y = select_classes(ds.x, ds.y, classes)
+        x_test, y_test = select_classes(ds.x_test, ds.y_test, classes)
+        tasks.append(Task(TrainData(x, y, x_test, y_test), x_test, y_test, tuple(classes)))
+    return tasks
+
+
+def permuted_tasks(ds: Dataset, num_tasks: int, seeds, *, transform: Callable | None = None) -> list[Task]:
+    """Task 0 is the data as it is, task t > 0 one fixed permutation of the input features per
+    seed (drawn from the seed's 'data' stream, so every seed sees its own permutations).
+    transform(x, t) may edit each task's inputs after permuting (HAT appends the task id)."""
+    transform = transform or (lambda x, t: x)
+    D = ds.x[0].numel()
+    streams = [torch_generator(s, "data") for s in seeds]
+    tasks = []
+    for t in range(num_tasks):
+        perms = [torch.arange(D) if t == 0 else torch.randperm(D, generator=g) for g in streams]
+        x, x_test = (transform(torch.stack([a.reshape(len(a), -1)[:, p.to(a.device)] for p in perms]), t)
+                     for a in (ds.x, ds.x_test))
+        train_data = TrainData(x, ds.y, x_test, ds.y_test, per_seed=frozenset({"x", "x_test"}))
+        tasks.append(Task(train_data, x_test, ds.y_test, tuple(range(int(ds.y.max()) + 1))))
+    return tasks
+
+
+class Strategy(Protocol):
+    """How a method learns a sequence: the loss for each task, and what it keeps from each task
+    for the tasks that follow."""
+
+    def loss(self, task: int): ...
+
+    def learned(self, task: int, result: TrainResult, data: Task) -> None: ...
+
+
+class FineTune:
+    """Plain sequential training: nothing kept between tasks (the forgetting baseline)."""
+
+    def loss(self, task: int):
+        return "cross_entropy"
+
+    def learned(self, task: int, result: TrainResult, data: Task) -> None:
+        pass
+
+
+def train_sequence(factory, tasks: list[Task], seeds, cfg: TrainConfig, device,
+                   strategy: Strategy | None = None) -> dict[str, torch.Tensor]:
+    """Train the tasks in order and evaluate every task after each one.
+
+    Returns {"R": [S, T, T] accuracy matrix (argmax over all outputs), "R_task": the same with
+    the argmax restricted to each task's classes (task-incremental reading)}, on the CPU.
+    """
+    strategy = strategy or FineTune()
+    start, rows, task_rows = None, [], []
+    for t, task in enumerate(tasks):
+        result = train(factory, task.train, seeds, replace(cfg, loss=strategy.loss(t)), device, start=start)
+        if t < len(tasks) - 1:  # nothing follows the last task
+            strategy.learned(t, result, task)
+        start = result.params
+        with torch.no_grad():
+            logits = [result.forward(other.x_test, per_seed=other.per_seed) for other in tasks]
+        rows.append(torch.stack([(lg.argmax(-1) == o.y_test).float().mean(-1) for lg, o in zip(logits, tasks)], -1))
+        task_rows.append(torch.stack([task_accuracy(lg, o.y_test, o.classes) for lg, o in zip(logits, tasks)], -1))
+    return {"R": torch.stack(rows, 1).cpu(), "R_task": torch.stack(task_rows, 1).cpu()}
+
+
+def _check_matrix(R: torch.Tensor) -> int:
+    if R.dim() < 2 or R.shape[-1] != R.shape[-2] or R.shape[-1] < 2:
+        raise ValueError(f"an accuracy matrix is [..., T, T] with T ≥ 2 tasks, got shape {tuple(R.shape)}")
+    return R.shape[-1]
+
+
+def average_accuracy(R: torch.Tensor) -> torch.Tensor:
+    """Mean accuracy over all tasks after the last one."""
+    _check_matrix(R)
+    return R[..., -1, :].mean(-1)
+
+
+def forgetting(R: torch.Tensor) -> torch.Tensor:
+    """Mean over the earlier tasks of the drop from their best accuracy to their final one."""
+    T = _check_matrix(R)
+    best = torch.stack([R[..., j:T - 1, j].max(-1).values for j in range(T - 1)], dim=-1)
+    return (best - R[..., -1, :T - 1]).mean(-1)
+
+
+def backward_transfer(R: torch.Tensor) -> torch.Tensor:
+    """Mean over the earlier tasks of final accuracy minus accuracy right after learning them
+    (negative: later tasks hurt earlier ones)."""
+    T = _check_matrix(R)
+    return (R[..., -1, :T - 1] - R.diagonal(dim1=-2, dim2=-1)[..., :T - 1]).mean(-1)
+
+
+@torch.no_grad()
+def task_accuracy(logits: torch.Tensor, y: torch.Tensor, classes) -> torch.Tensor:
+    """Per-seed accuracy [S] when the task, and so its classes, is known at test time (the
+    task-incremental reading of a shared head): the argmax runs over `classes` only."""
+    allowed = torch.full((logits.shape[-1],), float("-inf"), device=logits.device)
+    allowed[list(classes)] = 0.0
+    return ((logits + allowed).argmax(-1) == y).float().mean(-1)
+
+
+# --- EWC ---------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def empirical_fisher(result: TrainResult, x: torch.Tensor, y: torch.Tensor, per_seed: bool = False) -> dict:
+    """Diagonal empirical Fisher per seed: mean over examples of the squared gradient of the
+    example's cross-entropy at its true label, {name: [S, ...]} like result.params. x is shared
+    [N, ...] or per seed [S, N, ...]; y is shared [N]."""
+    template = result.template
+
+    def example_loss(p, b, xi, yi):
+        return F.cross_entropy(functional_call(template, (p, b), (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+    per_example = vmap(grad(example_loss), in_dims=(None, None, 0, 0))
+    per_model = vmap(per_example, in_dims=(0, 0, 0 if per_seed else None, None))
+    total = {k: torch.zeros_like(v) for k, v in result.params.items()}
+    n = y.shape[-1]
+    for start in range(0, n, FISHER_CHUNK):
+        sl = slice(start, start + FISHER_CHUNK)
+        with torch.enable_grad():
+            grads = per_model(result.params, result.buffers, x[:, sl] if per_seed else x[sl], y[sl])
+        for k, g in grads.items():
+            total[k] += (g ** 2).sum(1)
+    return {k: v / n for k, v in total.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class EWC:
+    """Elastic weight consolidation as a `TrainConfig(loss=...)` (Kirkpatrick et al. 2017):
+    cross-entropy + λ/2 · Σ_i P_i (θ_i − c_i)², stacked [S, ...] like the parameters.
+
+    One quadratic holds every earlier task's penalty: Σ_t F_t(θ − θ*_t)² equals P(θ − c)² plus a
+    constant, with precision P = Σ_t F_t and centre c = Σ_t F_t θ*_t / P — the same gradient at
+    the cost of one task (Huszár 2018, "Note on the quadratic penalties in EWC")."""
+
+    center: dict
+    precision: dict
+    strength: float  # λ
+
+    def penalty(self, params: dict) -> torch.Tensor:
+        """λ/2 Σ P(θ − c)² per seed [S]."""
+        total = sum((p * (params[name] - self.center[name]) ** 2).flatten(1).sum(1) for name, p in self.precision.items())
+        return 0.5 * self.strength * total
+
+    def __call__(self, model, x: torch.Tensor, y: torch.Tensor, extras: dict) -> torch.Tensor:
+        return cross_entropy_per_seed(model(x), y) + self.penalty(extras["params"])
+
+
+class EWCStrategy:
+    """After each task: add its Fisher (on up to `fisher_examples` of its training rows) and its
+    weights to the running quadratic."""
+
+    def __init__(self, strength: float, fisher_examples: int | None = None):
+        self.strength, self.fisher_examples = strength, fisher_examples
+        self.precision: dict | None = None
+        self.weighted: dict | None = None  # Σ_t F_t θ*_t
+
+    def loss(self, task: int):
+        if self.precision is None:
+            return "cross_entropy"
+        center = {k: torch.where(p > 0, self.weighted[k] / p, 0.0) for k, p in self.precision.items()}
+        return EWC(center, self.precision, self.strength)
+
+    def learned(self, task: int, result: TrainResult, data: Task) -> None:
+        rows = slice(0, self.fisher_examples)  # the task's rows come in no particular class order
+        x = data.train.x[:, rows] if data.per_seed else data.train.x[rows]
+        fisher = empirical_fisher(result, x, data.train.y[rows], per_seed=data.per_seed)
+        weighted = {k: f * result.params[k].detach() for k, f in fisher.items()}
+        if self.precision is None:
+            self.precision, self.weighted = fisher, weighted
+        else:
+            self.precision = {k: self.precision[k] + fisher[k] for k in fisher}
+            self.weighted = {k: self.weighted[k] + weighted[k] for k in weighted}
+
+
+# --- replay ------------------------------------------------------------------------------------
+
+def class_balanced_sample(y: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Row indices of `per_class` examples of every class in y, drawn from the seed's 'data'
+    stream (a replay buffer's contents)."""
+    g = torch_generator(seed, "data")
+    picks = []
+    for c in y.unique().tolist():
+        rows = (y == c).nonzero().squeeze(1).cpu()
+        if len(rows) < per_class:
+            raise ValueError(f"class {c} has {len(rows)} examples, fewer than the {per_class} to store")
+        picks.append(rows[torch.randperm(len(rows), generator=g)[:per_class]])
+    return torch.cat(picks).to(y.device)
+
+
+@dataclass(frozen=True, eq=False)
+class Replay:
+    """Rehearsal as a `TrainConfig(loss=...)`: (1 − w)·CE(batch) + w·CE(memory), the memory (a few
+    stored examples of earlier tasks, [S, M, ...] with labels [S, M]) rehearsed whole every step."""
+
+    memory_x: torch.Tensor
+    memory_y: torch.Tensor
+    weight: float = 0.5
+
+    def __call__(self, model, x: torch.Tensor, y: torch.Tensor, extras: dict) -> torch.Tensor:
+        current = cross_entropy_per_seed(model(x), y)
+        return (1 - self.weight) * current + self.weight * cross_entropy_per_seed(model(self.memory_x), self.memory_y)
+
+
+class ReplayStrategy:
+    """After each task: `per_class` of its training examples per class join the memory (each
+    seed drawing its own)."""
+
+    def __init__(self, seeds, per_class: int, weight: float = 0.5):
+        self.seeds, self.per_class, self.weight = list(seeds), per_class, weight
+        self.memory_x: list[torch.Tensor] = []
+        self.memory_y: list[torch.Tensor] = []
+
+    def loss(self, task: int):
+        if not self.memory_x:
+            return "cross_entropy"
+        return Replay(torch.cat(self.memory_x, 1), torch.cat(self.memory_y, 1), self.weight)
+
+    def learned(self, task: int, result: TrainResult, data: Task) -> None:
+        x, y = data.train.x, data.train.y
+        picks = [class_balanced_sample(y, self.per_class, s) for s in self.seeds]
+        self.memory_x.append(torch.stack([(x[i] if data.per_seed else x)[p] for i, p in enumerate(picks)]))
+        self.memory_y.append(torch.stack([y[p] for p in picks]))
