@@ -13,7 +13,8 @@ forgetting (Chaudhry) and backward transfer (Lopez-Paz).
 
 Measured (cpu, 2 threads, 5 seeds, 2.8 s): task A 0.981±0.006 before, 0.000 after (every seed);
 task-incremental reading after B 0.864±0.072 (0.768–0.946); average accuracy 0.464±0.007;
-forgetting 0.981.
+forgetting 0.981. Full tier (15 epochs per task, 5 seeds): 0.995±0.002 before, 0.000 after,
+task-incremental 0.866±0.076, average 0.486±0.003.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ Measured (cpu, 2 threads, 5 seeds, k = 4): 3000 steps (28.7 s for all 10 models)
 0.500±0.005, decomposition 0.929±0.008 (0.916–0.937); 1500 steps (13.6 s): 0.498±0.003 and
 0.929±0.008. SNR at k = 3 over 2^17 tuples: decomposition 4.4e-3 ± 1.1e-3, end-to-end
 −4e-6 ± 4e-6 (noise around 0); ratio −0.0018…0.0007.
+Full tier (5 seeds, 3000 steps, 2^18 tuples): k = 3: end-to-end 0.520±0.049 (a seed or two
+start to move), decomposition 0.944±0.007; k = 4: 0.500±0.006 and 0.928±0.008. SNR ratio
+end-to-end/decomposed 0.29±0.07 at k = 1, −0.002 at k = 2, −0.0006 at k = 3: the end-to-end
+signal collapses at k = 2 already, as PHENOMENA.md notes, rather than decaying smoothly.
 """
 
 from __future__ import annotations
