@@ -184,3 +184,12 @@ def test_loss_objects_get_params_progress_and_a_step_hook(digits):
     assert not torch.equal(result.params["2.weight"], start["2.weight"])
     with pytest.raises(ValueError, match="stop_at_train_acc needs accuracy curves"):
         train(lambda: mlp([64, 8, 10]), data, [0], TrainConfig(epochs=1, loss=loss, stop_at_train_acc=0.9), "cpu")
+
+
+def test_early_stop_at_a_train_loss(digits):
+    cfg = TrainConfig(epochs=40, batch_size=64, lr=1e-3, stop_at_train_loss=0.5)
+    result = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [0, 1], cfg, "cpu")
+    assert result.reached_target.all() and (result.epochs_run < 40).all()
+    for i, epochs in enumerate(result.epochs_run.tolist()):
+        losses = result.curves["train_loss"][i]
+        assert losses[epochs - 1] <= 0.5 and (losses[:epochs - 1] > 0.5).all()  # stopped at the first epoch below

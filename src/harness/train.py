@@ -68,6 +68,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # linear: decays to 0 at the last step
     loss: str | Callable = "cross_entropy"  # or a loss object (LossObject below), e.g. Distillation
     stop_at_train_acc: float | None = None  # a seed stops (and is frozen) once it reaches this
+    stop_at_train_loss: float | None = None  # … or once its full-train loss is at most this
     eval_every: int = 1  # epochs between full-set evaluations (curves, early stop)
 
     def __post_init__(self):
@@ -172,8 +173,8 @@ def _evaluated_as(cfg: TrainConfig) -> str | None:
     if isinstance(cfg.loss, str):
         return cfg.loss
     kind = getattr(cfg.loss, "evaluated_as", "cross_entropy")
-    if kind is None and cfg.stop_at_train_acc is not None:
-        raise ValueError("stop_at_train_acc needs accuracy curves, which a loss with evaluated_as=None does not give")
+    if kind is None and (cfg.stop_at_train_acc is not None or cfg.stop_at_train_loss is not None):
+        raise ValueError("stop_at_train_acc/loss need per-epoch curves, which a loss with evaluated_as=None does not give")
     if kind is not None and kind not in LOSSES:
         raise ValueError(f"evaluated_as must be one of {', '.join(LOSSES)} or None, got {kind!r}")
     return kind
@@ -225,21 +226,28 @@ def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_str
 
 
 class _EarlyStop:
-    """Per-seed stop at a train-accuracy target: a seed that reaches it keeps the weights it had
-    then (the others train on, so the batch stays one shape); without a target, nothing is kept."""
+    """Per-seed stop at a train-accuracy or train-loss target: a seed that reaches it keeps the
+    weights it had then (the others train on, so the batch stays one shape); without a target,
+    nothing is kept."""
 
     def __init__(self, params: dict, cfg: TrainConfig):
-        self.target = cfg.stop_at_train_acc
+        self.acc_target, self.loss_target = cfg.stop_at_train_acc, cfg.stop_at_train_loss
+        self.active = self.acc_target is not None or self.loss_target is not None
         n_seeds = next(iter(params.values())).shape[0]
         self.done = torch.zeros(n_seeds, dtype=torch.bool)
         self.epochs_run = torch.full((n_seeds,), cfg.epochs)
-        self.frozen = {k: v.detach().clone() for k, v in params.items()} if self.target is not None else None
+        self.frozen = {k: v.detach().clone() for k, v in params.items()} if self.active else None
 
     def update(self, epoch: int, metrics: dict, params: dict) -> bool:
         """Freeze the seeds that reached the target this epoch; True when all have."""
-        if self.target is None:
+        if not self.active:
             return False
-        newly = (metrics["train_acc"] >= self.target) & ~self.done
+        reached = torch.zeros_like(self.done)
+        if self.acc_target is not None:
+            reached |= metrics["train_acc"] >= self.acc_target
+        if self.loss_target is not None:
+            reached |= metrics["train_loss"] <= self.loss_target
+        newly = reached & ~self.done
         if newly.any():
             on_device = newly.to(next(iter(params.values())).device)
             for k, v in params.items():

@@ -1,0 +1,114 @@
+"""L3 — large-batch training lands in sharper minima, and generalizes a little worse (Keskar,
+Mudigere, Nocedal, Smelyanskiy & Tang 2017, "On large-batch training for deep learning:
+generalization gap and sharp minima", ICLR).
+
+Claims (large batch over small batch, both trained to the same training loss): top Hessian
+eigenvalue ratio ≥ 5 on every seed; Keskar's ε-sharpness ratio ≥ 1.5 on average; the small-batch
+net has the higher test accuracy on all seeds but at most one.
+
+Setting: MNIST-1D (4000/1000), MLP 40-128-128-10, SGD momentum 0.9, lr 0.05, batch 32 against
+1000, each seed trained until its full-training-set loss is < 0.3 (at equal epochs the
+large-batch net is undertrained and the comparison inverts). ε-sharpness: 100·(max L(θ + δ) −
+L(θ))/(1 + L(θ)) over |δ_i| ≤ 1e-3·(|θ_i| + 1), 20 steps of sign ascent; both measures on the
+training set (harness.ops.landscape). Not on digits, not with Adam (PHENOMENA.md).
+
+Measured (cpu, 2 threads, 5 seeds, 27 s): the small batch reaches loss 0.3 in 17±1 epochs, the
+large batch in 160 (all seeds between 150 and 160; read every 10 epochs); λ_max 1.42±0.13 against
+22.0±1.7, ratio 15.5±0.8 (PHENOMENA.md: 16.4±2.3); ε-sharpness ratio 3.61±0.30 (3.1±0.6); test
+accuracy 0.656±0.021 against 0.607±0.006, small batch ahead on every seed, gap 0.049±0.019.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pytest
+
+from harness.claims import Metric
+from harness.data import load_dataset
+from harness.models import build, mlp
+from harness.ops.landscape import epsilon_sharpness, loss_of, seed_slice, top_eigenvalue
+from harness.seeds import torch_generator
+from harness.train import TrainConfig, TrainData, train
+
+pytestmark = pytest.mark.landscape
+
+
+@dataclass(frozen=True)
+class Config:
+    widths: tuple = (40, 128, 128, 10)
+    target_loss: float = 0.3
+    small_batch: int = 32
+    large_batch: int = 1000
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1, optimizer="sgd", lr=0.05, momentum=0.9))
+    max_epochs: dict = field(default_factory=lambda: {32: 60, 1000: 1500})
+    eval_every: dict = field(default_factory=lambda: {32: 1, 1000: 10})
+    power_iters: int = 30
+
+
+TIERS = {"smoke": Config(), "full": Config(power_iters=60)}
+
+
+def measure(cfg: Config, batch: int, device, seeds: list[int]) -> dict:
+    """Per seed at the given batch size: epochs to the target loss, test accuracy, λ_max, ε-sharpness."""
+    ds = load_dataset("mnist1d", device)
+    training = replace(cfg.train, batch_size=batch, epochs=cfg.max_epochs[batch], eval_every=cfg.eval_every[batch],
+                       stop_at_train_loss=cfg.target_loss)
+    result = train(lambda: mlp(cfg.widths), TrainData.of(ds), seeds, training, device)
+    if not result.reached_target.all():
+        raise RuntimeError(f"batch {batch}: seeds {[s for s, r in zip(seeds, result.reached_target) if not r]} did "
+                           f"not reach train loss {cfg.target_loss} in {cfg.max_epochs[batch]} epochs; raise max_epochs")
+    loss = loss_of(result.template, {}, ds.x, ds.y)
+    thetas = [seed_slice(result.params, i) for i in range(len(seeds))]
+    return {"epochs": result.epochs_run.numpy(),
+            "test_acc": result.accuracy(ds.x_test, ds.y_test).cpu().numpy(),
+            "lambda_max": np.array([top_eigenvalue(loss, t, torch_generator(s, "eval"), iters=cfg.power_iters)
+                                    for t, s in zip(thetas, seeds, strict=True)]),
+            "eps_sharpness": np.array([epsilon_sharpness(loss, t) for t in thetas])}
+
+
+def run(cfg: Config, device, seeds: list[int]) -> dict:
+    small, large = measure(cfg, cfg.small_batch, device, seeds), measure(cfg, cfg.large_batch, device, seeds)
+    out = {f"{name}_{k}": v for name, m in (("small", small), ("large", large)) for k, v in m.items()}
+    out["lambda_max_ratio"] = large["lambda_max"] / small["lambda_max"]
+    out["eps_sharpness_ratio"] = large["eps_sharpness"] / small["eps_sharpness"]
+    out["test_acc_gap"] = small["test_acc"] - large["test_acc"]
+    return out
+
+
+METRICS = {
+    "small_test_acc": Metric("higher", abs_tol=0.03),
+    "large_test_acc": Metric("target", abs_tol=0.03),
+    "small_lambda_max": Metric("target", abs_tol=5.0),
+    "large_lambda_max": Metric("target", abs_tol=50.0),
+    "lambda_max_ratio": Metric("higher", abs_tol=4.0),
+    "eps_sharpness_ratio": Metric("higher", abs_tol=1.0),
+    "test_acc_gap": Metric("higher", abs_tol=0.03),
+    "small_epochs": Metric("target", abs_tol=5),
+    "large_epochs": Metric("target", abs_tol=100),
+}
+
+
+def test_large_batch_finds_sharper_minima(device, tier, seeds, claim):
+    """λ_max ratio ≥ 5 per seed, mean ε-sharpness ratio ≥ 1.5, small batch ahead on ≥ n − 1 seeds."""
+    cfg = TIERS[tier]
+    result = run(cfg, device, seeds)
+    claim.record(result, METRICS, config=cfg)
+    claim.each_within("lambda_max_ratio", low=5)
+    claim.at_least("eps_sharpness_ratio", 1.5)
+    ahead = int((result["test_acc_gap"] > 0).sum())
+    claim.check("small batch ahead in test accuracy", ahead >= len(seeds) - 1,
+                f"ahead on {ahead} of {len(seeds)} seeds", f"on at least {len(seeds) - 1}")
+
+
+def test_epsilon_sharpness_time(bench, claim, device, seeds):
+    """Times Keskar's ε-sharpness (20 ascent steps on the 4000 training rows) at init; the ascent
+    must raise the loss."""
+    ds = load_dataset("mnist1d", device)
+    model = build(lambda: mlp(Config().widths), seeds[0], device=device)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    value = bench(lambda: epsilon_sharpness(loss_of(model, {}, ds.x, ds.y), params), rounds=3)
+    claim.record({"eps_sharpness_at_init": [value]}, {"eps_sharpness_at_init": Metric("target", abs_tol=0.05)},
+                 seeds=seeds[:1])
+    claim.above("eps_sharpness_at_init", 0.0)
