@@ -182,7 +182,7 @@ def test_loss_objects_get_params_progress_and_a_step_hook(digits):
     assert result.curves == {}  # evaluated_as=None: no curves
     assert torch.equal(result.params["0.weight"], start["0.weight"])  # the hook froze it (plain Adam, no decay)
     assert not torch.equal(result.params["2.weight"], start["2.weight"])
-    with pytest.raises(ValueError, match="stop_at_train_acc needs accuracy curves"):
+    with pytest.raises(ValueError, match="need per-epoch curves"):
         train(lambda: mlp([64, 8, 10]), data, [0], TrainConfig(epochs=1, loss=loss, stop_at_train_acc=0.9), "cpu")
 
 
@@ -193,3 +193,19 @@ def test_early_stop_at_a_train_loss(digits):
     for i, epochs in enumerate(result.epochs_run.tolist()):
         losses = result.curves["train_loss"][i]
         assert losses[epochs - 1] <= 0.5 and (losses[:epochs - 1] > 0.5).all()  # stopped at the first epoch below
+
+
+def test_an_explicit_order_decides_which_rows_come_when(digits):
+    data = TrainData(digits.x[:64], digits.y[:64])
+    cfg = TrainConfig(epochs=1, batch_size=16, optimizer="sgd", lr=0.1)
+    order = torch.arange(64).repeat(2, 2)  # [2 seeds, 128 rows]: the data twice, in order
+    twice = train(lambda: mlp([64, 10]), data, [0, 1], cfg, "cpu", order=order)
+    assert twice.steps_run.tolist() == [8, 8]
+    again = train(lambda: mlp([64, 10]), data, [0, 1], cfg, "cpu", order=order, batched=False)
+    assert torch.allclose(twice.params["0.weight"], again.params["0.weight"], atol=1e-6)
+    swapped = order.clone()
+    swapped[:, :16] = order[:, 16:32].clone()  # another first batch: another result
+    assert not torch.allclose(train(lambda: mlp([64, 10]), data, [0, 1], cfg, "cpu", order=swapped).params["0.weight"],
+                              twice.params["0.weight"])
+    with pytest.raises(ValueError, match="order must be"):
+        train(lambda: mlp([64, 10]), data, [0, 1], cfg, "cpu", order=torch.full((2, 8), 64))

@@ -86,13 +86,15 @@ class TrainConfig:
 
 def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainConfig, device,
           *, init: str = "default", init_kwargs: dict | None = None, start: dict | None = None,
-          masks: dict | None = None, batched: bool = True) -> TrainResult:
+          masks: dict | None = None, order: torch.Tensor | None = None, batched: bool = True) -> TrainResult:
     """Train one model per seed: init from the seed's 'init' stream, data order from 'order'.
 
     start: stacked weights {name: [S, ...]} to begin from instead of a fresh init (fine-tuning,
     a second task, rewinding to an earlier state). masks: {name: [S, ...]} of 0/1 for some
     parameters; masked weights start at zero and are zeroed after every step, so no optimizer
-    state (Adam's momentum) revives them — pruning and lottery tickets. batched=True trains all
+    state (Adam's momentum) revives them — pruning and lottery tickets. order: [S, L] row indices
+    each seed walks, batch by batch, in every epoch instead of a fresh shuffle (an experiment that
+    controls which examples come when; L may exceed the training set). batched=True trains all
     seeds together (vmap); batched=False runs the same loop per seed without vmap. Both give the
     same result up to float rounding.
     """
@@ -101,6 +103,10 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     data.check(len(seeds), device)
     start = _checked_stack("start", start, len(seeds), device)
     masks = _checked_stack("masks", masks, len(seeds), device)
+    if order is not None and (order.dim() != 2 or order.shape[0] != len(seeds) or order.device != device
+                              or order.min() < 0 or order.max() >= data.n_train):
+        raise ValueError(f"order must be [seeds={len(seeds)}, L] row indices below {data.n_train} on {device}, "
+                         f"got shape {tuple(order.shape)} on {order.device}")
     options = {"init": init, "init_kwargs": init_kwargs or {}}
     # Dropout draws from torch's global RNG (vmap cannot take a generator): seed it from the first
     # seed's 'dropout' stream inside fork_rng, so the run repeats and the caller's RNG is untouched.
@@ -109,9 +115,10 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
         torch.manual_seed(stream_key(seeds[0], "dropout"))
         if not batched:
             parts = [_fit(factory, data.seed(i), [s], cfg, device, batched=False, start=_pick(start, i),
-                          masks=_pick(masks, i), **options) for i, s in enumerate(seeds)]
+                          masks=_pick(masks, i), order=None if order is None else order[i:i + 1], **options)
+                     for i, s in enumerate(seeds)]
             return _concat(parts, seeds)
-        return _fit(factory, data, seeds, cfg, device, batched=True, start=start, masks=masks, **options)
+        return _fit(factory, data, seeds, cfg, device, batched=True, start=start, masks=masks, order=order, **options)
 
 
 def init_params(factory: Callable[[], nn.Module], seeds, device, *, init: str = "default",
@@ -139,20 +146,23 @@ def _pick(stack: dict | None, i: int) -> dict | None:
 
 
 def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, init_kwargs, batched,
-         start, masks) -> TrainResult:
+         start, masks, order) -> TrainResult:
     models = [build(factory, s, init, device, **init_kwargs) for s in seeds]
     params, buffers = stack_module_state(models)
     template = copy.deepcopy(models[0]).to("meta")
     _load_start(params, start, masks)
     forward = _batched_forward(template) if batched else _single_forward(template)
     optimizer = _optimizer(list(params.values()), cfg)
-    steps_per_epoch = math.ceil(data.n_train / (cfg.batch_size or data.n_train))
     order_streams = [torch_generator(s, "order") for s in seeds]
+    next_order = (lambda: order) if order is not None else (
+        lambda: torch.stack([torch.randperm(data.n_train, generator=g) for g in order_streams]).to(data.y.device))
+    rows = data.n_train if order is None else order.shape[1]
+    steps_per_epoch = math.ceil(rows / (cfg.batch_size or rows))
     stop = _EarlyStop(params, cfg)
     eval_kind = _evaluated_as(cfg)
     curves: dict[str, list[torch.Tensor]] = {}
     for epoch in range(cfg.epochs):
-        _train_epoch(forward, params, buffers, optimizer, data, order_streams, cfg, masks or {},
+        _train_epoch(forward, params, buffers, optimizer, data, next_order(), cfg, masks or {},
                      epoch * steps_per_epoch, cfg.epochs * steps_per_epoch)
         if ((epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs) or eval_kind is None:
             continue
@@ -198,13 +208,13 @@ def _load_start(params: dict, start: dict | None, masks: dict | None) -> None:
             params[name].mul_(mask)
 
 
-def _train_epoch(forward, params, buffers, optimizer, data: TrainData, order_streams, cfg: TrainConfig,
+def _train_epoch(forward, params, buffers, optimizer, data: TrainData, perms: torch.Tensor, cfg: TrainConfig,
                  masks: dict, step: int, total_steps: int) -> None:
-    """One pass over the training set, each seed in its own order (its 'order' stream)."""
+    """One pass over the rows perms [S, L], each seed in its own order (a shuffle from its 'order'
+    stream, or the caller's)."""
     forward.template.train()  # dropout on
-    n = data.n_train
+    n = perms.shape[1]
     batch = cfg.batch_size or n
-    perms = torch.stack([torch.randperm(n, generator=g) for g in order_streams]).to(data.y.device)
     before_step = getattr(cfg.loss, "before_step", None)
     last_batch = max(math.ceil(n / batch) - 1, 1)
     for b, start in enumerate(range(0, n, batch)):
