@@ -17,7 +17,8 @@ scale (PHENOMENA.md: frozen A features are worse than random ones for n ≥ 2).
 Measured (cpu, 2 threads, 5 seeds). Smoke (width 128, 18 s): fine-tuned copy − scratch 0.070±0.027
 / 0.084±0.029 / 0.102±0.026 at n = 2/3/4; frozen copy − frozen random 0.095±0.031 / 0.082±0.019 /
 0.239±0.016; frozen random declines by 0.213±0.045 from n = 1 to 4. Width 256 (68 s): 0.081 /
-0.105 / 0.110; 0.108 / 0.127 / 0.229; decline 0.153 (PHENOMENA.md: ≥ 0.087, ≥ 0.098, 0.52 → 0.33).
+0.105 / 0.110; 0.108 / 0.127 / 0.229; decline 0.153 (PHENOMENA.md: ≥ 0.087, ≥ 0.098, 0.52 → 0.33);
+the full tier is this setting.
 Net A reaches 0.66–0.69 on task A's test rows.
 """
 

@@ -16,7 +16,8 @@ steps; both inits train side by side in one batched run.
 Measured (cpu, 2 threads, 5 seeds, 50 labels): smoke (25 pretraining epochs ≈ 275 steps per layer
 at lr 3e-3, 17.8 s): pretrained 0.867±0.013 against random init 0.788±0.030, gain 0.079±0.023.
 At lr 1e-3: 50 epochs gain 0.070±0.031, 35 epochs 0.037±0.023 — too few steps and the gain
-fades. PHENOMENA.md with 1500 steps: +0.100 at 50 labels, +0.067 at 200 (the full tier).
+fades. Full (140 epochs ≈ 1540 steps per layer at lr 1e-3): gain 0.087±0.024 / 0.079±0.019 /
+0.055±0.010 at 50 / 100 / 200 labels (PHENOMENA.md: +0.100 / +0.089 / +0.067).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ Measured (cpu, 2 threads, 5 seeds): smoke (800 digits, lr 3e-3, read every 2 epo
 steps 129±6 (true) against 381±21 (random), slowdown 2.97±0.27 (2.50–3.22). At all 1300 digits
 and lr 1e-3 (the full tier): 365±41 against 1250±23, slowdown 3.46±0.41 (PHENOMENA.md: 3.1–4.3).
 Narrower nets need more steps, not fewer (w = 128 did not fit random labels in 300 epochs).
+MNIST-1D (full, 4000 rows): 1011±18 against 1216±32 steps, slowdown 1.203±0.052
+(PHENOMENA.md: 1.18±0.06).
 """
 
 from __future__ import annotations
