@@ -101,18 +101,18 @@ def run(cfg: Config, device, seeds: list[int], names=METHODS) -> dict:
     """Per method and setting: average accuracy, forgetting and task A's final accuracy per seed."""
     digits = load_dataset("digits", device)
     heads = lambda gated: lambda: HATNet(64, cfg.hidden, PERMUTED_TASKS, 10, gated=gated)
+    with_ids = lambda: permuted_tasks(digits, PERMUTED_TASKS, seeds, transform=with_task_id)
+    permuted = lambda: permuted_tasks(digits, PERMUTED_TASKS, seeds)
+    split = lambda: split_tasks(digits, SPLIT)
+    ewc = lambda: EWCStrategy(cfg.ewc_strength, cfg.fisher_examples)
     settings = {  # name: (tasks, strategy, training, network)
-        "hat": (lambda: permuted_tasks(digits, PERMUTED_TASKS, seeds, transform=with_task_id),
-                HATStrategy, cfg.hat, heads(True)),
-        "hat_control": (lambda: permuted_tasks(digits, PERMUTED_TASKS, seeds, transform=with_task_id),
-                        FineTune, cfg.hat, heads(False)),
-        "split_plain": (lambda: split_tasks(digits, SPLIT), FineTune, cfg.split, None),
-        "split_replay": (lambda: split_tasks(digits, SPLIT), lambda: ReplayStrategy(seeds, cfg.replay_per_class),
-                         cfg.split, None),
-        "split_ewc": (lambda: split_tasks(digits, SPLIT), lambda: EWCStrategy(cfg.ewc_strength, cfg.fisher_examples), cfg.split, None),
-        "permuted_plain": (lambda: permuted_tasks(digits, PERMUTED_TASKS, seeds), FineTune, cfg.permuted, None),
-        "permuted_ewc": (lambda: permuted_tasks(digits, PERMUTED_TASKS, seeds), lambda: EWCStrategy(cfg.ewc_strength, cfg.fisher_examples),
-                         cfg.permuted, None),
+        "hat": (with_ids, HATStrategy, cfg.hat, heads(True)),
+        "hat_control": (with_ids, FineTune, cfg.hat, heads(False)),
+        "split_plain": (split, FineTune, cfg.split, None),
+        "split_replay": (split, lambda: ReplayStrategy(seeds, cfg.replay_per_class), cfg.split, None),
+        "split_ewc": (split, ewc, cfg.split, None),
+        "permuted_plain": (permuted, FineTune, cfg.permuted, None),
+        "permuted_ewc": (permuted, ewc, cfg.permuted, None),
     }
     out = {}
     for name in names:

@@ -30,7 +30,7 @@ signal collapses at k = 2 already, as PHENOMENA.md notes, rather than decaying s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
@@ -77,8 +77,7 @@ def accuracies(k: int, cfg: Config, device, seeds: list[int]) -> tuple[np.ndarra
     data = TrainData(stack(train_sets, 0), stack(train_sets, 1), per_seed=frozenset({"x", "y"}))
     weight = torch.tensor([0.0] * len(seeds) + [1.0] * len(seeds), device=device)
     loss = ParityHinge(weight)
-    result = train(lambda: TupleParityNet(k), data, models, TrainConfig(**{**vars(cfg.train), "epochs": cfg.epochs,
-                                                                            "loss": loss}), device)
+    result = train(lambda: TupleParityNet(k), data, models, replace(cfg.train, epochs=cfg.epochs, loss=loss), device)
     acc = tuple_accuracy(result.forward(stack(test_sets, 0), per_seed=True), stack(test_sets, 1)).cpu().numpy()
     return acc[:len(seeds)], acc[len(seeds):]
 

@@ -55,11 +55,13 @@ TIERS = {"smoke": Config(widths=(40, 128, 128, 128, 128, 5)), "full": Config()}
 
 
 def tasks(device, b_rows: int):
+    """Task A's training and test data; task B's first b_rows training rows and test rows (labels 0–4)."""
     ds = load_dataset("mnist1d", device)
     xa, ya = select_classes(ds.x, ds.y, range(5))
     xb, yb = select_classes(ds.x, ds.y, range(5, 10))
     xb_test, yb_test = select_classes(ds.x_test, ds.y_test, range(5, 10))
-    return TrainData(xa, ya), TrainData(xb[:b_rows], yb[:b_rows] - 5), xb_test, yb_test - 5
+    return (TrainData(xa, ya, *select_classes(ds.x_test, ds.y_test, range(5))),
+            TrainData(xb[:b_rows], yb[:b_rows] - 5), xb_test, yb_test - 5)
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:
@@ -81,7 +83,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
                 frozen[name][rows] = 1.0
     result = train(factory, data_b, members, replace(cfg.train_b, loss=PartlyFrozen(frozen)), device, start=start)
     acc = result.accuracy(x_test, y_test).cpu().numpy()
-    out = {"a_test_acc": net_a.accuracy(*_a_test(device)).cpu().numpy()}
+    out = {"a_test_acc": net_a.accuracy(data_a.x_test, data_a.y_test).cpu().numpy()}
     for g, (variant, n) in enumerate(plan):
         out[variant if variant == "scratch" else f"{variant}_n{n}"] = acc[g * S:(g + 1) * S]
     for n in LAYERS:
@@ -89,11 +91,6 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
         out[f"copy_over_random_n{n}"] = out[f"frozen_copy_n{n}"] - out[f"frozen_random_n{n}"]
     out["random_frozen_decline"] = out["frozen_random_n1"] - out["frozen_random_n4"]
     return out
-
-
-def _a_test(device):
-    ds = load_dataset("mnist1d", device)
-    return select_classes(ds.x_test, ds.y_test, range(5))
 
 
 def test_transferred_features_help_by_layer(device, tier, seeds, claim):

@@ -7,7 +7,7 @@ and the stack of encoders then initializes a classifier.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,7 @@ def pretrain_stack(x: torch.Tensor, widths: list[int], seeds: list[int], cfg: Tr
     for i, width in enumerate(widths):
         data = TrainData(inputs, inputs, per_seed=frozenset({"x", "y"}))
         ae = train(functools.partial(Autoencoder, inputs.shape[-1], width), data, [1000 * i + s for s in seeds],
-                   TrainConfig(**{**vars(cfg), "loss": Denoising(mask)}), device)
+                   replace(cfg, loss=Denoising(mask)), device)
         layers.append({"weight": ae.params["encoder.0.weight"], "bias": ae.params["encoder.0.bias"]})
         with torch.no_grad():
             inputs = torch.sigmoid(inputs @ layers[-1]["weight"].transpose(1, 2) + layers[-1]["bias"].unsqueeze(1))
