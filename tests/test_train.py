@@ -209,3 +209,9 @@ def test_an_explicit_order_decides_which_rows_come_when(digits):
                               twice.params["0.weight"])
     with pytest.raises(ValueError, match="order must be"):
         train(lambda: mlp([64, 10]), data, [0, 1], cfg, "cpu", order=torch.full((2, 8), 64))
+
+
+def test_stack_seeds_turns_per_seed_tuples_into_stacks():
+    from harness.stacked import stack_seeds
+    x, y = stack_seeds((torch.full((3, 2), float(s)), torch.tensor([s, s, s])) for s in range(4))
+    assert x.shape == (4, 3, 2) and y.shape == (4, 3) and y[:, 0].tolist() == [0, 1, 2, 3]

@@ -41,6 +41,7 @@ from harness.data import load_dataset, make_digit_tuples
 from harness.models import build
 from harness.ops.decomposition import ParityHinge, TupleParityNet, tuple_accuracy
 from harness.ops.gradient_signal import chunk_mean_gradients, snr_from_chunks
+from harness.stacked import stack_seeds
 from harness.train import TrainConfig, TrainData, train
 
 pytestmark = pytest.mark.gradient_failures
@@ -71,14 +72,13 @@ def accuracies(k: int, cfg: Config, device, seeds: list[int]) -> tuple[np.ndarra
     """Test accuracy per seed, end to end and decomposed, after cfg.steps steps at tuple size k."""
     digits = load_dataset("digits", device)
     models = [*seeds, *(DECOMPOSED_OFFSET + s for s in seeds)]
-    train_sets = [make_digit_tuples(digits.x, digits.y, k, cfg.n_train, m) for m in models]
-    test_sets = [make_digit_tuples(digits.x_test, digits.y_test, k, cfg.n_test, m, "eval") for m in models]
-    stack = lambda sets, i: torch.stack([s[i] for s in sets])
-    data = TrainData(stack(train_sets, 0), stack(train_sets, 1), per_seed=frozenset({"x", "y"}))
+    x, y = stack_seeds(make_digit_tuples(digits.x, digits.y, k, cfg.n_train, m) for m in models)
+    x_test, y_test = stack_seeds(make_digit_tuples(digits.x_test, digits.y_test, k, cfg.n_test, m, "eval") for m in models)
+    data = TrainData(x, y, per_seed=frozenset({"x", "y"}))
     weight = torch.tensor([0.0] * len(seeds) + [1.0] * len(seeds), device=device)
     loss = ParityHinge(weight)
     result = train(lambda: TupleParityNet(k), data, models, replace(cfg.train, epochs=cfg.epochs, loss=loss), device)
-    acc = tuple_accuracy(result.forward(stack(test_sets, 0), per_seed=True), stack(test_sets, 1)).cpu().numpy()
+    acc = tuple_accuracy(result.forward(x_test, per_seed=True), y_test).cpu().numpy()
     return acc[:len(seeds)], acc[len(seeds):]
 
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import pytest
-import torch
 
 from harness.claims import Metric
 from harness.data import make_step_targets
 from harness.models import mlp
 from harness.ops.step_functions import FloorLinear
+from harness.stacked import stack_seeds
 from harness.train import TrainConfig, TrainData, train
 
 pytestmark = pytest.mark.gradient_failures
@@ -57,11 +57,9 @@ TIERS = {"smoke": Config(), "full": Config(steps=2000)}
 
 def step_data(cfg: Config, device, seeds: list[int]) -> TrainData:
     """Each seed's own teacher: steps·batch fresh training examples and n_test test examples."""
-    train_sets = [make_step_targets(cfg.steps * cfg.batch_size, DIM, s, device=device) for s in seeds]
-    test_sets = [make_step_targets(cfg.n_test, DIM, s, stream="eval", device=device) for s in seeds]
-    stack = lambda sets, i: torch.stack([t[i] for t in sets])
-    return TrainData(stack(train_sets, 0), stack(train_sets, 1), stack(test_sets, 0), stack(test_sets, 1),
-                     per_seed=frozenset({"x", "y", "x_test", "y_test"}))
+    x, y, _, _ = stack_seeds(make_step_targets(cfg.steps * cfg.batch_size, DIM, s, device=device) for s in seeds)
+    x_test, y_test, _, _ = stack_seeds(make_step_targets(cfg.n_test, DIM, s, stream="eval", device=device) for s in seeds)
+    return TrainData(x, y, x_test, y_test, per_seed=frozenset({"x", "y", "x_test", "y_test"}))
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:

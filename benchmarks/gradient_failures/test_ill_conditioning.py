@@ -33,6 +33,7 @@ from torch import nn
 from harness.claims import Metric
 from harness.data import make_pwl_curves, pwl_matrix
 from harness.ops.conditioning import conv_on_whitened_patches, whitened_patches
+from harness.stacked import stack_seeds
 from harness.stats import slope
 from harness.train import TrainConfig, TrainData, train
 
@@ -66,10 +67,15 @@ def relative_losses(factory, x, y, seeds, cfg: TrainConfig, device, start=None) 
     return result.curves["train_loss"] / (y ** 2).mean((1, 2)).cpu().unsqueeze(1)
 
 
+def pwl_data(cfg: Config, seeds: list[int], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each seed's curves f [S, curves, n] and their slope changes p [S, curves, n]."""
+    return stack_seeds(make_pwl_curves(cfg.n, cfg.curves, cfg.knots, s, device) for s in seeds)
+
+
 def run(cfg: Config, device, seeds: list[int]) -> dict:
     """Per seed: the plain map's best relative loss at each lr, and the steps the whitened
     convolution needs to reach 1% of the initial loss (inf if it never does)."""
-    f, p = (torch.stack(t) for t in zip(*(make_pwl_curves(cfg.n, cfg.curves, cfg.knots, s, device) for s in seeds)))
+    f, p = pwl_data(cfg, seeds, device)
     out = {}
     for lr in cfg.plain_lrs:
         zero = {"weight": torch.zeros(len(seeds), cfg.n, cfg.n, device=device)}
@@ -112,7 +118,7 @@ def test_whitened_convolution_beats_plain_map(device, tier, seeds, claim):
 def test_plain_epoch_time(bench, claim, device, seeds):
     """Times one epoch (100 steps) of the plain 50×50 map on 10 000 curves, all seeds."""
     cfg = Config()
-    f, p = (torch.stack(t) for t in zip(*(make_pwl_curves(cfg.n, cfg.curves, cfg.knots, s, device) for s in seeds)))
+    f, p = pwl_data(cfg, seeds, device)
     zero = {"weight": torch.zeros(len(seeds), cfg.n, cfg.n, device=device)}
     one = replace(cfg.plain, epochs=1, lr=1e-3)
     rel = bench(lambda: relative_losses(lambda: nn.Linear(cfg.n, cfg.n, bias=False), f, p, seeds, one, device, start=zero))

@@ -37,6 +37,7 @@ from harness.data import hypercube, make_parity
 from harness.models import build, mlp
 from harness.ops.gradient_signal import target_gradients, variance_across_targets
 from harness.seeds import torch_generator
+from harness.stacked import stack_seeds
 from harness.stats import slope
 from harness.train import TrainConfig, TrainData, train
 
@@ -62,8 +63,7 @@ TIERS = {"smoke": Config(), "full": Config(train_dims=(10, 15, 20, 30), steps=30
 
 def parity_accuracy(d: int, cfg: Config, device, seeds: list[int]) -> np.ndarray:
     """Test accuracy per seed of an MLP d-10d-2 after one pass over cfg.n_train fresh examples."""
-    drawn = [make_parity(d, cfg.n_train + cfg.n_test, s, device=device)[:2] for s in seeds]
-    x, y = torch.stack([x for x, _ in drawn]), torch.stack([y for _, y in drawn])
+    x, y = stack_seeds(make_parity(d, cfg.n_train + cfg.n_test, s, device=device)[:2] for s in seeds)
     data = TrainData(x[:, :cfg.n_train], y[:, :cfg.n_train], per_seed=frozenset({"x", "y"}))
     result = train(lambda: mlp([d, 10 * d, 2]), data, seeds, cfg.train, device)
     return result.accuracy(x[:, cfg.n_train:], y[:, cfg.n_train:], per_seed=True).cpu().numpy()

@@ -130,6 +130,12 @@ class TrainResult:
         return module
 
 
+def stack_seeds(parts) -> tuple[torch.Tensor, ...]:
+    """One tuple of tensors per seed, e.g. [(x, y), (x, y), …] → (x [S, ...], y [S, ...]): the
+    per-seed fields of a TrainData."""
+    return tuple(torch.stack(field) for field in zip(*parts, strict=True))
+
+
 def forward_all(template, params, buffers, x, per_seed: bool, kwargs) -> torch.Tensor:
     def one(p, b, xi):
         return functional_call(template, (p, b), (xi,), kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from harness.data import Dataset, gaussian_like, noisy_labels, random_pixels, shuffled_pixels
+from harness.stacked import stack_seeds
 from harness.train import TrainConfig, TrainData, train
 
 CONDITIONS = ("true_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian")
@@ -34,8 +35,7 @@ def condition_data(ds: Dataset, condition: str, seed: int) -> tuple[torch.Tensor
 def fit_conditions(factory, ds: Dataset, conditions, seeds: list[int], cfg: TrainConfig, device) -> dict:
     """Train one model per (condition, seed) in one batched run until it fits (cfg should set
     stop_at_train_acc). Per condition, per seed: steps to fit (inf if never), train and test accuracy."""
-    parts = [condition_data(ds, c, s) for c in conditions for s in seeds]
-    x, y, x_test, y_test = (torch.stack([p[i] for p in parts]) for i in range(4))
+    x, y, x_test, y_test = stack_seeds(condition_data(ds, c, s) for c in conditions for s in seeds)
     members = [1000 * i + s for i in range(len(conditions)) for s in seeds]
     data = TrainData(x, y, x_test, y_test, per_seed=frozenset({"x", "y", "x_test", "y_test"}))
     result = train(factory, data, members, cfg, device)
