@@ -10,7 +10,8 @@ from harness import cli
 
 
 def run_record(values, rounds=(1.0, 1.01, 0.99, 1.0, 1.02), direction="higher"):
-    return {"schema": 1, "env": {"device_class": "cpu"}, "tests": [{
+    return {"schema": 1, "created": "2026-11-23T01:00:00Z", "git": {"commit": "abc", "dirty": False}, "tier": "smoke",
+            "env": {"device_class": "cpu"}, "tests": [{
         "nodeid": "b/test_t.py::test_t", "where": "memorization/t::t", "key": "test_t.py::test_t[smoke]",
         "group": "memorization", "outcome": "passed", "seeds": list(range(len(values))),
         "recorded": {"commit": "abc", "dirty": False, "date": "2026-11-23"},

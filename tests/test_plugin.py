@@ -288,3 +288,59 @@ def test_local_dataset_skips_naming_the_variable(toy, monkeypatch):
     result = toy.runpytest(path, "--tier", "full", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*needs mnist files: $HARNESS_DATA_DIR is not set*"])
+
+
+SHARDED = "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.memorization\n" + "".join(
+    f"def test_{name}(claim):\n    claim.record({{'x': [1, 1, 1]}}, {{'x': Metric('target', 0.0)}})\n"
+    "    claim.at_least('x', 0)\n" for name in ("one", "two"))
+
+
+def test_shards_split_the_suite_and_their_records_merge(toy, monkeypatch):
+    for f in range(4):
+        toy.path.joinpath("bench", f"test_part{f}.py").write_text(SHARDED)
+    monkeypatch.setenv("HARNESS_RUN_ID", "night-1")
+    ran = []
+    for i in (1, 2, 3):
+        result = toy.runpytest("bench", "--shard", f"{i}/3", "-k", "part", "--results-dir", f"runs/{i}", "-v")
+        ran.append({line.split(" ")[0] for line in result.stdout.lines if " PASSED" in line})
+    assert all(ran) and set.union(*ran) == {f"bench/test_part{f}.py::test_{n}" for f in range(4) for n in ("one", "two")}
+    assert sum(len(r) for r in ran) == 8  # disjoint
+    from harness import records
+    (merged,) = records.runs(records.load_run_records([toy.path / "runs"]))
+    assert merged["run_id"] == "night-1" and merged["shards"] == ["1/3", "2/3", "3/3"]
+    assert merged["counts"]["passed"] == 8 and len(merged["durations"]) == 8
+
+
+def test_shard_durations_balance_and_bad_shards_are_usage_errors(toy):
+    for f in range(3):
+        toy.path.joinpath("bench", f"test_part{f}.py").write_text(SHARDED)
+    toy.runpytest("bench", "-k", "part", "--results-dir", "first").assert_outcomes(passed=6)
+    (record,) = (toy.path / "first").glob("*.json")
+    data = json.loads(record.read_text())
+    data["durations"] = {k: (50.0 if "part0" in k else 1.0) for k in data["durations"]}
+    record.write_text(json.dumps(data))
+    result = toy.runpytest("bench", "-k", "part", "--shard", "1/2", "--shard-durations", "first", "-v")
+    result.assert_outcomes(passed=2)  # the heavy file alone
+    result.stdout.fnmatch_lines(["*test_part0.py::test_one PASSED*"])
+    result = toy.runpytest("bench", "--shard", "3/2")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--shard expects I/N*"])
+
+
+@pytest.mark.parametrize(("flag", "shown"), [("on", True), ("off", False), ("auto", False)])
+def test_progress_line_per_finished_claim(toy, monkeypatch, flag, shown):
+    monkeypatch.setenv("CI", "true")  # auto is silent under CI
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--progress", flag)
+    lines = fnmatch.filter(result.stdout.lines, "harness: ok    memorization/toy::toy  acc 0.910  (*s)")
+    assert bool(lines) == shown
+
+
+def test_plots_option_writes_the_html_report(toy):
+    path = write_bench(toy, "test_curvy", "def test_curvy(claim):\n"
+                       "    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
+                       "    claim.curve('loss', [1, 2, 3], [[3, 2, 1]] * 3, xlabel='epoch', ylabel='loss')\n"
+                       "    claim.at_least('x', 0)\n")
+    toy.runpytest(path, "--plots").assert_outcomes(passed=1)
+    (page,) = (toy.path / ".harness" / "runs").glob("*/index.html")
+    assert "perf_curvy_curvy--loss.png" in page.read_text()
+    assert next(page.parent.rglob("*.png")).read_bytes().startswith(b"\x89PNG")

@@ -5,6 +5,7 @@
     harness baselines update [-k EXPR] [--device D] [--tier T] [--from RUN.json]
     harness baselines orphans                entries whose test no longer exists
     harness compare A.json B.json            exit 1 on a significant regression from A to B
+    harness report RUN.json|DIR … --out DIR  Markdown + HTML with plots; shards merged; trends across runs
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness import baselines
+from harness import baselines, pages
 from harness.claims import Metric
-from harness.report import load_run_record, update_table
+from harness.records import load_run_record, load_run_records, runs
+from harness.report import update_table
 from harness.stats import Summary, fmt, mann_whitney_greater, summarize, welch_greater
 
 ALPHA = 0.05  # significance for metric regressions
@@ -78,9 +80,15 @@ def _parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser("compare", formatter_class=fmt_,
                              help="compare two run records; exit 1 on a significant regression")
-    compare.add_argument("before", type=Path)
-    compare.add_argument("after", type=Path)
+    compare.add_argument("before", type=Path, help="run record, or a folder with the shard records of one run")
+    compare.add_argument("after", type=Path, help="the same for the run to judge")
     compare.set_defaults(func=cmd_compare)
+
+    report_ = sub.add_parser("report", formatter_class=fmt_,
+                             help="Markdown + HTML report with plots; merges shards; trends over several runs")
+    report_.add_argument("runs", nargs="+", type=Path, help="run record JSON files, or directories holding them")
+    report_.add_argument("--out", type=Path, default=Path(".harness/report"), help="output directory")
+    report_.set_defaults(func=cmd_report)
     return parser
 
 
@@ -165,7 +173,7 @@ def cmd_orphans(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    before, after = load_run_record(args.before), load_run_record(args.after)
+    before, after = _one_run(args.before), _one_run(args.after)
     old_tests = {t["key"]: t for t in before["tests"]}
     rows, regressions = [], 0
     for test in after["tests"]:
@@ -189,6 +197,24 @@ def cmd_compare(args) -> int:
     print(tabulate(rows, headers=["phenomenon", "metric", "before", "after", "test", "verdict"], disable_numparse=True))
     print(f"{regressions} significant regression(s)")
     return 1 if regressions else 0
+
+
+def cmd_report(args) -> int:
+    found = load_run_records(args.runs)
+    if not found:
+        print(f"harness: error: no run records in {' '.join(map(str, args.runs))}", file=sys.stderr)
+        return 2
+    page = pages.write_report(found, args.out)
+    print(f"harness: {len(found)} run record(s) → {page} and {args.out / 'report.md'}")
+    return 0
+
+
+def _one_run(path: Path) -> dict:
+    """The run in a record file, or in a folder holding the shard records of one run (merged)."""
+    found = runs(load_run_records([path]))
+    if len(found) != 1:
+        raise ValueError(f"{path} holds {len(found)} runs; name one run record (or a folder of one run's shards)")
+    return found[0]
 
 
 def _compare_metric(old: dict, new: dict) -> tuple[str, str]:

@@ -11,16 +11,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
-from harness import baselines, devices, local_files, report
+from harness import baselines, devices, local_files, pages, records, report, sharding
 from harness.checks import GROUPS, check_baseline, record_of, where
 from harness.claims import Verdict
 from harness.recorder import ClaimBook
+from harness.stats import fmt
 from harness.timing import benchmark_rounds, summarize_rounds, synced
 
 TIER_SEEDS = {"smoke": 3, "full": 5}
@@ -46,14 +48,27 @@ class HarnessSession:
     outputs: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
     stored: dict = dataclasses.field(default_factory=dict)  # {group: entries} read at start-up
+    shard: str | None = None  # "I/N" under --shard
+    plots: bool = False
+    progress: bool = False  # one line per finished phenomenon test
+    terminal: object = None  # pytest's terminal reporter, once the session starts
+    durations: dict = dataclasses.field(default_factory=dict)  # nodeid -> setup + call + teardown seconds
 
     def pytest_runtest_logreport(self, report):
-        """Collect records from call reports: on the controller under xdist, reports carry them."""
+        """Collect records from call reports (on the controller under xdist, reports carry them)
+        and every test's duration, which --shard-durations balances later runs by."""
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
         if report.when == "call":
             for key, value in report.user_properties:
                 if key == RECORD_KEY:
                     outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
                     self.records.append({**value, "outcome": outcome})
+                    if self.terminal is not None:
+                        self.terminal.write_line(report_line(self.records[-1], report.duration))
+
+    def pytest_sessionstart(self, session):
+        if self.progress:
+            self.terminal = session.config.pluginmanager.get_plugin("terminalreporter")
 
 
 def _positive_int(text: str) -> int:
@@ -83,6 +98,16 @@ def pytest_addoption(parser):
                     help="where the run record JSON and Markdown summary go (default: %(default)s)")
     group.addoption("--baselines-dir", default="baselines", metavar="DIR",
                     help="root of the YAML baseline store, relative to the rootdir (default: %(default)s)")
+    group.addoption("--shard", default=None, metavar="I/N",
+                    help="run only the I-th of N disjoint parts of the suite (split by test file, balanced "
+                         "by --shard-durations); the N run records merge with `harness report`")
+    group.addoption("--shard-durations", default=None, metavar="RUN",
+                    help="a run record (or a directory of them) whose test durations balance --shard")
+    group.addoption("--plots", action="store_true", default=False,
+                    help="also write the HTML report with each phenomenon's curves as PNGs next to the run record")
+    group.addoption("--progress", default="auto", choices=("auto", "on", "off"),
+                    help="one line per finished phenomenon test; auto: on a terminal, off under CI "
+                         "(default: %(default)s)")
 
 
 def pytest_configure(config):
@@ -114,8 +139,25 @@ def pytest_configure(config):
         results_dir=results_dir, update=opt.update_baselines, require=opt.require_baselines,
         git=report.git_state(root), env=devices.describe(device))
     session.stored = _load_baselines(session)
+    session.shard, session.plots = opt.shard, opt.plots
+    session.progress = _wants_progress(config)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "harness-session")
+
+
+def _wants_progress(config) -> bool:
+    if config.option.progress != "auto":
+        return config.option.progress == "on"
+    return not os.environ.get("CI") and sys.stdout.isatty() and not hasattr(config, "workerinput")
+
+
+def report_line(record: dict, seconds: float) -> str:
+    """'harness: ok   memorization/random_labels::...  train_acc 1.000, test_acc 0.089  (4.2 s)'."""
+    verdict = {"passed": "ok", "xfailed": "xfail"}.get(record["outcome"], "FAIL")
+    metrics = ", ".join(f"{name} {fmt(m['mean'])}" for name, m in list(record["metrics"].items())[:4])
+    more = len(record["metrics"]) - 4
+    return (f"harness: {verdict:5} {record['where']}  {metrics}{f' (+{more} more)' if more > 0 else ''}"
+            f"  ({seconds:.1f} s)")
 
 
 def _load_baselines(session: HarnessSession) -> dict:
@@ -152,10 +194,13 @@ def pytest_report_header(config):
     return None
 
 
+@pytest.hookimpl(trylast=True)  # shard what -k / -m left selected, so shards stay balanced
 def pytest_collection_modifyitems(config, items):
     s = config.stash.get(SESSION, None)
     if s is None:
         return
+    if s.shard:
+        _keep_shard(config, items)
     for item in items:
         if item.get_closest_marker("full_only") and s.tier != "full":
             item.add_marker(pytest.mark.skip(reason="needs --tier full"))
@@ -163,6 +208,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs --device cuda"))
         if item.get_closest_marker("timing") and hasattr(config, "workerinput"):
             item.add_marker(pytest.mark.skip(reason="timing claims need the cores to themselves: run without -n"))
+
+
+def _keep_shard(config, items) -> None:
+    try:
+        index, count = sharding.parse_shard(config.option.shard)
+        durations = (sharding.durations_from(Path(config.rootpath) / config.option.shard_durations)
+                     if config.option.shard_durations else {})
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from err
+    keep = set(sharding.split([item.nodeid for item in items], count, durations)[index - 1])
+    config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in keep])
+    items[:] = [item for item in items if item.nodeid in keep]
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -274,6 +331,8 @@ def pytest_sessionfinish(session, exitstatus):
     if s.records:
         record = _run_record(config, s)
         s.outputs = list(report.write_run_record(s.results_dir, record))
+        if s.plots:
+            s.outputs.append(pages.write_report([record], s.outputs[0].with_suffix("")))
 
 
 def _run_record(config, s: HarnessSession) -> dict:
@@ -281,10 +340,12 @@ def _run_record(config, s: HarnessSession) -> dict:
     for rec in s.records:
         counts[rec["outcome"] if rec["outcome"] in counts else "failed"] += 1
     return {
-        "schema": report.RECORD_SCHEMA, "created": report.utc_now(), "git": s.git,
+        "schema": records.RECORD_SCHEMA, "created": report.utc_now(), "git": s.git,
         "env": s.env, "tier": s.tier, "n_seeds": s.n_seeds,
         "args": list(config.invocation_params.args), "counts": counts,
+        "run_id": os.environ.get("HARNESS_RUN_ID") or None, "shard": s.shard,
         "tests": sorted(s.records, key=lambda r: r["nodeid"]),
+        "durations": {nodeid: round(seconds, 3) for nodeid, seconds in sorted(s.durations.items())},
     }
 
 

@@ -12,7 +12,6 @@ from tabulate import tabulate
 
 from harness.stats import fmt, summarize
 
-RECORD_SCHEMA = 1
 SLOW_RATIO = 1.5  # time ratio to the baseline past which the table warns (never fails: shared machines)
 HEADERS = ["phenomenon", "metric", "value (mean ± 95% CI)", "claim", "baseline", "verdict", "time"]
 
@@ -130,17 +129,6 @@ def write_run_record(results_dir: Path, record: dict) -> tuple[Path, Path]:
 
 def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def load_run_record(path: Path) -> dict:
-    """A run record written by the plugin; ValueError with the path when it is not one."""
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read a run record ({err})") from err
-    if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA or "tests" not in record:
-        raise ValueError(f"{path}: not a harness run record (schema {RECORD_SCHEMA} with a tests list)")
-    return record
 
 
 def update_table(written: list[tuple], root: Path | None = None) -> str:

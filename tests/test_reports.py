@@ -1,0 +1,112 @@
+"""`harness report` (Markdown, HTML, PNGs, trends, github-action-benchmark JSON) and `harness
+compare` on folders of shard records."""
+
+import json
+
+import numpy as np
+import pytest
+from fake_records import phenomenon_record, run_record, write
+
+from harness import cli, pages
+
+pytest.importorskip("matplotlib")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CURVE = {"x": [1, 2, 3, 4], "y": [[0.2, 0.5, 0.7, 0.8], [0.3, 0.5, 0.6, None]], "xlabel": "epoch", "ylabel": "acc"}
+MATRIX = [[[0.98, 0.1], [0.0, 0.97]], [[0.96, 0.2], [0.02, 0.99]]]  # per seed: after task i, on task j
+
+
+def nightly(tmp_path, n_runs=3):
+    """n_runs nights of a two-file suite, each night split in two shards; the last night regresses."""
+    folder = tmp_path / "artifacts"
+    for night in range(n_runs):
+        acc = [0.90, 0.91, 0.92] if night < n_runs - 1 else [0.70, 0.71, 0.72]
+        a = phenomenon_record("b/test_curve.py::test_curve", acc, curves={"acc_by_epoch": CURVE},
+                              extras={"accuracy_matrix": MATRIX})
+        b = phenomenon_record("b/test_loss.py::test_loss", [0.10 + 0.01 * night] * 3, direction="lower",
+                              rounds=(0.5, 0.52, 0.51))
+        for shard, test in (("1/2", a), ("2/2", b)):
+            record = run_record([test], commit=f"c0mm1t{night}", created=f"2026-11-2{night}T02:00:00Z",
+                                run_id=f"nightly-{night}", shard=shard)
+            write(folder / f"night{night}-shard{shard[0]}", "run.json", record)
+    return folder
+
+
+def test_report_merges_shards_and_draws_curves_matrices_and_trends(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["report", str(nightly(tmp_path)), "--out", str(out)]) == 0
+    html = (out / "index.html").read_text()
+    markdown = (out / "report.md").read_text()
+    merged = json.loads((out / "record-cpu-smoke.json").read_text())
+    assert [t["nodeid"] for t in merged["tests"]] == ["b/test_curve.py::test_curve", "b/test_loss.py::test_loss"]
+    assert merged["git"]["commit"] == "c0mm1t2" and merged["shards"] == ["1/2", "2/2"]
+    images = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert images == sorted([
+        "plots/cpu-smoke/memorization_curve_curve--acc_by_epoch.png",
+        "plots/cpu-smoke/memorization_curve_curve--accuracy_matrix.png",
+        "plots/cpu-smoke/trends/memorization_curve_curve.png",
+        "plots/cpu-smoke/trends/memorization_loss_loss.png",
+        "plots/cpu-smoke/trends/time--memorization.png",
+    ])
+    for image in images:
+        data = (out / image).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5000  # a drawn figure, not an empty canvas
+        assert f"src='{image}'" in html and f"]({image})" in markdown
+    assert "Trends across 3 runs" in html and "Trends across 3 runs" in markdown
+    assert "<table>" in html and "memorization/curve::curve" in html and "### Timing" in markdown
+    assert "report.md" in capsys.readouterr().out
+
+
+def test_report_of_one_run_has_no_trends(tmp_path):
+    folder = tmp_path / "runs"
+    write(folder, "r.json", run_record([phenomenon_record("b/test_a.py::test_a", [0.9] * 3)]))
+    pages.write_report([json.loads((folder / "r.json").read_text())], tmp_path / "out")
+    assert not (tmp_path / "out" / "plots" / "cpu-smoke" / "trends").exists()
+    assert "Trends" not in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_github_action_benchmark_json_sorts_by_direction(tmp_path):
+    out = tmp_path / "report"
+    tests = [phenomenon_record("b/test_up.py::test_up", [0.9] * 3),
+             phenomenon_record("b/test_down.py::test_down", [0.1] * 3, direction="lower"),
+             phenomenon_record("b/test_at.py::test_at", [0.1] * 3, direction="target")]
+    pages.write_report([run_record(tests)], out)
+    bigger = json.loads((out / "github-action-benchmark-bigger.json").read_text())
+    smaller = json.loads((out / "github-action-benchmark-smaller.json").read_text())
+    assert [e["name"] for e in bigger] == ["memorization/up::up acc [cpu]"]
+    assert sorted(e["name"] for e in smaller) == ["memorization/at::at time [cpu]", "memorization/down::down acc [cpu]",
+                                                  "memorization/down::down time [cpu]", "memorization/up::up time [cpu]"]
+    assert all({"name", "unit", "value"} <= set(e) for e in bigger + smaller)
+
+
+@pytest.mark.parametrize(("extra", "shape", "rows"), [
+    (MATRIX, (2, 2), None),
+    ([[1, 2, 3], [4, 5, 6]], (2, 3), None),
+    ({"rows_crafted_on": ["a", "b"], "columns_evaluated_on": ["a", "b"], "mean_error": [[0.9, 0.3], [0.2, 0.8]]},
+     (2, 2), ["a", "b"]),
+    ({"coords": [-1.0, 0.0, 1.0], "loss": [[[1, 2, 3]] * 3] * 2}, (3, 3), None),
+])
+def test_matrices_are_found_in_extras(extra, shape, rows):
+    values, found_rows, _ = pages.matrix_of(extra)
+    assert values.shape == shape and found_rows == rows
+    assert np.isfinite(values).all()
+
+
+@pytest.mark.parametrize("extra", [0.5, [1, 2, 3], {"layer": [0.1, 0.2]}, [[1.0]], "text", [[1, 2], [3]]])
+def test_non_matrices_are_not_drawn(extra):
+    assert pages.matrix_of(extra) is None
+
+
+def test_compare_accepts_a_folder_of_one_runs_shards(tmp_path, capsys):
+    folder = nightly(tmp_path)
+    first, last = folder / "night0-shard1", folder / "night2-shard1"
+    assert cli.main(["compare", str(folder / "night0-shard1"), str(folder / "night1-shard1")]) == 0
+    assert cli.main(["compare", str(first), str(last)]) == 1
+    assert "REGRESSED" in capsys.readouterr().out
+    assert cli.main(["compare", str(folder), str(last)]) == 2
+    assert "holds 3 runs" in capsys.readouterr().err
+
+
+def test_report_without_records_is_an_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert "no run records" in capsys.readouterr().err
