@@ -8,10 +8,12 @@
 #   HARNESS_DEVICE       device to run on (cpu, cuda, cuda:1, auto)            default: cpu
 #   HARNESS_TIER         full or smoke                                           default: full
 #   HARNESS_SHARD        I/N: this job's part of the suite                       default: all of it
-#   HARNESS_DURATIONS    run record(s) whose test durations balance the shards   default: none
+#   HARNESS_DURATIONS    run record(s) whose test durations balance the shards; ignored while
+#                        absent (every shard of a run must get the same one, or the shards overlap)
 #   HARNESS_BASELINES    baseline store root                                     default: baselines
 #   HARNESS_PREVIOUS     an earlier nightly run record (file or folder) to test the new one against
 #                        with `harness compare` (Welch on metrics, Mann-Whitney on timing rounds)
+#   HARNESS_TIME_RATIO   slowdown `harness compare` calls a regression           default: 2 (shared CPUs)
 #   HARNESS_OUT          where everything goes                                   default: .harness/nightly
 #   HARNESS_PYTEST_ARGS  more pytest arguments, split as a shell would: '-k "pruning or fgsm"' 
 #
@@ -36,10 +38,13 @@ args=(benchmarks
       --benchmark-json "$out/benchmark.json"
       -p no:randomly)
 [[ -n ${HARNESS_SHARD:-} ]] && args+=(--shard "$HARNESS_SHARD")
-[[ -n ${HARNESS_DURATIONS:-} ]] && args+=(--shard-durations "$HARNESS_DURATIONS")
+if [[ -n ${HARNESS_DURATIONS:-} && -e $HARNESS_DURATIONS ]]; then
+    args+=(--shard-durations "$HARNESS_DURATIONS")
+fi
 if [[ -n ${HARNESS_PYTEST_ARGS:-} ]]; then  # split like a shell would, quotes kept: -k "a or b"
-    mapfile -t extra < <(python -c 'import shlex, sys; print(*shlex.split(sys.argv[1]), sep="\n")' "$HARNESS_PYTEST_ARGS")
-    args+=("${extra[@]}")
+    while IFS= read -r arg; do  # (a read loop, not mapfile: macOS ships bash 3.2)
+        args+=("$arg")
+    done < <(python -c 'import shlex, sys; print(*shlex.split(sys.argv[1]), sep="\n")' "$HARNESS_PYTEST_ARGS")
 fi
 
 echo "nightly: pytest ${args[*]}"
@@ -56,7 +61,8 @@ harness report "$out/runs" --out "$out/report" || status=$(( status ? status : 1
 
 if [[ -n ${HARNESS_PREVIOUS:-} ]]; then
     if [[ -e $HARNESS_PREVIOUS ]]; then
-        harness compare "$HARNESS_PREVIOUS" "$out/runs" | tee "$out/compare.txt"
+        harness compare "$HARNESS_PREVIOUS" "$out/runs" ${HARNESS_TIME_RATIO:+--time-ratio "$HARNESS_TIME_RATIO"} \
+            | tee "$out/compare.txt"
         compare_status=${PIPESTATUS[0]}
         [[ -n ${GITHUB_STEP_SUMMARY:-} ]] && { echo '### Against the previous nightly'; echo '```';
                                                cat "$out/compare.txt"; echo '```'; } >> "$GITHUB_STEP_SUMMARY"

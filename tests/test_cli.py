@@ -35,11 +35,21 @@ def test_compare_exits_0_on_a_rerun_and_1_on_a_regression(tmp_path, capsys):
     assert "REGRESSED" in capsys.readouterr().out
 
 
-def test_compare_flags_a_significant_slowdown(tmp_path, capsys):
+def test_compare_flags_a_significant_slowdown_past_the_ratio(tmp_path, capsys):
     a = write(tmp_path, "a.json", run_record([0.9] * 5))
-    slow = write(tmp_path, "slow.json", run_record([0.9] * 5, rounds=(1.5, 1.52, 1.49, 1.51, 1.5)))
+    slow = write(tmp_path, "slow.json", run_record([0.9] * 5, rounds=(2.5, 2.52, 2.49, 2.51, 2.5)))
+    noisy = write(tmp_path, "noisy.json", run_record([0.9] * 5, rounds=(1.5, 1.52, 1.49, 1.51, 1.5)))
     assert cli.main(["compare", str(a), str(slow)]) == 1
     assert "SLOWER" in capsys.readouterr().out
+    assert cli.main(["compare", str(a), str(noisy)]) == 0  # within the run-to-run spread of a shared machine
+    assert cli.main(["compare", str(a), str(noisy), "--time-ratio", "1.2"]) == 1  # a dedicated runner
+
+
+def test_compare_says_when_rounds_are_too_few_to_judge(tmp_path, capsys):
+    a = write(tmp_path, "a.json", run_record([0.9] * 5, rounds=(1.0, 1.0, 1.0)))
+    slow = write(tmp_path, "slow.json", run_record([0.9] * 5, rounds=(3.0, 3.1, 3.2)))
+    assert cli.main(["compare", str(a), str(slow)]) == 0
+    assert "too few rounds ever to reach p < 0.01" in capsys.readouterr().out
 
 
 def test_update_from_run_then_show_and_diff(tmp_path, capsys, monkeypatch):

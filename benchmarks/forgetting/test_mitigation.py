@@ -186,7 +186,7 @@ def test_hat_epoch_time(bench, claim, device, seeds):
     first = train(factory, tasks[0].train, seeds, replace(cfg.hat, epochs=3, loss=strategy.loss(0)), device)
     strategy.learned(0, first, tasks[0])
     one = replace(cfg.hat, epochs=1, loss=strategy.loss(1))
-    second = bench(lambda: train(factory, tasks[1].train, seeds, one, device, start=first.params), rounds=3)
+    second = bench(lambda: train(factory, tasks[1].train, seeds, one, device, start=first.params))
     before = first.accuracy(tasks[0].x_test, tasks[0].y_test, per_seed=True)
     after = second.accuracy(tasks[0].x_test, tasks[0].y_test, per_seed=True)
     claim.record({"first_task_change": (after - before).cpu().numpy()},

@@ -108,7 +108,7 @@ def test_epsilon_sharpness_time(bench, claim, device, seeds):
     ds = load_dataset("mnist1d", device)
     model = build(lambda: mlp(Config().widths), seeds[0], device=device)
     params = {k: v.detach() for k, v in model.named_parameters()}
-    value = bench(lambda: epsilon_sharpness(loss_of(model, {}, ds.x, ds.y), params), rounds=3)
+    value = bench(lambda: epsilon_sharpness(loss_of(model, {}, ds.x, ds.y), params))
     claim.record({"eps_sharpness_at_init": [value]}, {"eps_sharpness_at_init": Metric("target", abs_tol=0.05)},
                  seeds=seeds[:1])
     claim.above("eps_sharpness_at_init", 0.0)

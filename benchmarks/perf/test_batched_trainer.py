@@ -114,4 +114,4 @@ def test_step_throughput(perf, claim, tier, bench, device):
     claim.at_least("peak_fraction", 0.25)  # a regression floor: measured 0.37–0.54 on the 2-core CPU
     data = TrainData.of(load_dataset("mnist1d", device).subset(n_train=TIERS[tier].n_train))
     one_epoch = TrainConfig(epochs=1, batch_size=TIERS[tier].batch_size, lr=1e-3)
-    bench(lambda: train(lambda: mlp(WIDTHS), data, list(range(N_SEEDS)), one_epoch, device), rounds=3)
+    bench(lambda: train(lambda: mlp(WIDTHS), data, list(range(N_SEEDS)), one_epoch, device))

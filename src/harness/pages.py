@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ TIMING_HEADERS = ["phenomenon", "median", "IQR", "rounds", "baseline", "ratio"]
 def write_report(run_records: list[dict], out: Path, last: int = 20) -> Path:
     """Write everything under `out`; trends over the `last` runs of each series. Returns the HTML page."""
     plots.require()
+    shutil.rmtree(out / "plots", ignore_errors=True)  # figures of an earlier report into the same folder
     out.mkdir(parents=True, exist_ok=True)
     series: dict[str, list[dict]] = {}
     for run in records.runs(run_records):
@@ -67,8 +69,11 @@ def _phenomenon_figures(test: dict, folder: Path) -> list[Path]:
         found = matrix_of(value)
         if found is not None:
             values, rows, columns = found
+            axes = {f"{axis}label": key.split("_", 1)[1].replace("_", " ") for key in value
+                    for axis, prefix in (("y", "rows_"), ("x", "columns_")) if key.startswith(prefix)
+                    } if isinstance(value, dict) else {}
             paths.append(plots.matrix(folder / f"{stem}--{_file_name(name)}.png", f"{test['where']}\n{name}",
-                                      values, rows, columns))
+                                      values, rows, columns, **axes))
     return paths
 
 

@@ -51,7 +51,7 @@ def curve(path: Path, title: str, spec: dict) -> Path:
 
 
 def matrix(path: Path, title: str, values: np.ndarray, rows: list[str] | None = None,
-           columns: list[str] | None = None) -> Path:
+           columns: list[str] | None = None, *, ylabel: str = "row", xlabel: str = "column") -> Path:
     """A heatmap with the value in each cell (accuracy after task i on task j, transfer error)."""
     n_rows, n_cols = values.shape
     fig, ax = plt.subplots(figsize=(1.2 + 0.75 * n_cols, 1.0 + 0.6 * n_rows))
@@ -64,7 +64,8 @@ def matrix(path: Path, title: str, values: np.ndarray, rows: list[str] | None = 
                     color="black" if v > middle else "white")
     ax.set_xticks(range(n_cols), columns or range(n_cols), rotation=30 if columns else 0, fontsize=8)
     ax.set_yticks(range(n_rows), rows or range(n_rows), fontsize=8)
-    return _save(fig, ax, title, path)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    return _save(fig, ax, title, path, grid=False)
 
 
 def trend(path: Path, title: str, labels: list[str], series: dict[str, tuple[list, list]], ylabel: str,
@@ -93,7 +94,7 @@ def trend(path: Path, title: str, labels: list[str], series: dict[str, tuple[lis
         ax.set_visible(False)
     if not panels and len(series) > 1:
         axes.flat[0].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(fig, axes.flat[0], title, path, suptitle=panels)
+    return _save(fig, axes.flat[0], title, path, suptitle=panels, grid=False)  # each panel has its grid
 
 
 def _log_if_wide(ax, values: np.ndarray, axis: str) -> None:
@@ -102,12 +103,13 @@ def _log_if_wide(ax, values: np.ndarray, axis: str) -> None:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
 
 
-def _save(fig, ax, title: str, path: Path, *, suptitle: bool = False) -> Path:
+def _save(fig, ax, title: str, path: Path, *, suptitle: bool = False, grid: bool = True) -> Path:
     if suptitle:
         fig.suptitle(title, fontsize=9)
     else:
         ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
+    if grid:
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")  # keeps a legend placed beside the axes

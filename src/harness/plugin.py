@@ -64,6 +64,8 @@ class HarnessSession:
                     outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
                     self.records.append({**value, "outcome": outcome})
                     if self.terminal is not None:
+                        if self.terminal.verbosity < 0:  # -q: pytest's dots leave the line open
+                            self.terminal.write("\n")
                         self.terminal.write_line(report_line(self.records[-1], report.duration))
 
     def pytest_sessionstart(self, session):
@@ -277,7 +279,9 @@ def claim(request, harness_session) -> ClaimBook:
 @pytest.fixture
 def bench(request, benchmark, device, claim):
     """bench(fn, rounds=5, warmup=1): time a representative unit through pytest-benchmark,
-    synchronising the device after each call; the time lands in the record and baseline."""
+    synchronising the device after each call; the time lands in the record and baseline.
+    Five rounds is the fewest with which `harness compare` can ever call a slowdown significant
+    (Mann-Whitney p < 0.01 needs 1 / C(2n, n) < 0.01)."""
     def run(fn, *, rounds: int = 5, warmup: int = 1):
         result = benchmark.pedantic(synced(fn, device), rounds=rounds, warmup_rounds=warmup, iterations=1)
         timed = benchmark_rounds(benchmark)
