@@ -344,3 +344,10 @@ def test_plots_option_writes_the_html_report(toy):
     (page,) = (toy.path / ".harness" / "runs").glob("*/index.html")
     assert "perf_curvy_curvy--loss.png" in page.read_text()
     assert next(page.parent.rglob("*.png")).read_bytes().startswith(b"\x89PNG")
+
+
+def test_plots_without_matplotlib_is_a_usage_error_naming_the_extra(toy, monkeypatch):
+    monkeypatch.setattr("harness.plots.plt", None)
+    result = toy.runpytest("bench/test_toy.py", "--plots")
+    assert result.ret == 4
+    assert "--plots needs matplotlib: pip install -e '.[plots]'" in result.stderr.str()

@@ -1,10 +1,11 @@
 """`harness report` (Markdown, HTML, PNGs, trends, github-action-benchmark JSON) and `harness
-compare` on folders of shard records."""
+compare` and `baselines update --from` on folders of shard records."""
 
 import json
 
 import numpy as np
 import pytest
+import yaml
 from fake_records import phenomenon_record, run_record, write
 
 from harness import cli, pages
@@ -83,7 +84,7 @@ def test_github_action_benchmark_json_sorts_by_direction(tmp_path):
     ([[1, 2, 3], [4, 5, 6]], (2, 3), None),
     ({"rows_crafted_on": ["a", "b"], "columns_evaluated_on": ["a", "b"], "mean_error": [[0.9, 0.3], [0.2, 0.8]]},
      (2, 2), ["a", "b"]),
-    ({"coords": [-1.0, 0.0, 1.0], "loss": [[[1, 2, 3]] * 3] * 2}, (3, 3), None),
+    ({"coords": [-1.0, 0.0, 1.0], "loss": [[[1, 2, 3]] * 3] * 2}, (3, 3), ["-1", "0", "1"]),
 ])
 def test_matrices_are_found_in_extras(extra, shape, rows):
     values, found_rows, _ = pages.matrix_of(extra)
@@ -110,3 +111,13 @@ def test_report_without_records_is_an_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "no run records" in capsys.readouterr().err
+
+
+def test_baselines_update_from_a_folder_of_shards_writes_every_shard(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CI", raising=False)
+    folder = nightly(tmp_path, n_runs=1)
+    store = tmp_path / "baselines"
+    assert cli.main(["baselines", "update", "--from", str(folder), "--dir", str(store)]) == 0
+    entries = yaml.safe_load((store / "cpu" / "memorization.yaml").read_text())["entries"]
+    assert sorted(entries) == ["test_curve.py::test_curve[smoke]", "test_loss.py::test_loss[smoke]"]
+    assert "(new)" in capsys.readouterr().out

@@ -1,8 +1,8 @@
 """`harness`: look at, diff and update baselines; compare two run records.
 
     harness baselines show [-k TEXT] [--device-class C]
-    harness baselines diff RUN.json          what an update from this run would change
-    harness baselines update [-k EXPR] [--device D] [--tier T] [--from RUN.json]
+    harness baselines diff RUN.json|DIR      what an update from this run would change
+    harness baselines update [-k EXPR] [--device D] [--tier T] [--from RUN.json|DIR]
     harness baselines orphans                entries whose test no longer exists
     harness compare A.json B.json            exit 1 on a significant regression from A to B
     harness report RUN.json|DIR … --out DIR  Markdown + HTML with plots; shards merged; trends across runs
@@ -21,7 +21,7 @@ from tabulate import tabulate
 
 from harness import baselines, pages
 from harness.claims import Metric
-from harness.records import load_run_record, load_run_records, runs
+from harness.records import load_run_records, runs
 from harness.report import update_table
 from harness.stats import Summary, fmt, mann_whitney_greater, summarize, welch_greater
 
@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
     diff = base_sub.add_parser("diff", parents=[store], help="what updating from a run would change",
                                formatter_class=fmt_)
-    diff.add_argument("run", type=Path, help="run record JSON written by pytest (--results-dir)")
+    diff.add_argument("run", type=Path, help="run record JSON written by pytest (--results-dir), or a folder "
+                                             "holding one run's shard records")
     diff.set_defaults(func=cmd_diff)
 
     update = base_sub.add_parser("update", parents=[store], formatter_class=fmt_,
@@ -73,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("--device", default="cpu", help="device to record on")
     update.add_argument("--tier", default="smoke", choices=("smoke", "full"), help="tier to record")
     update.add_argument("--from", dest="from_run", type=Path, default=None,
-                        help="write the passed tests of this run record instead of re-running")
+                        help="write the passed tests of this run record (or folder of one run's shard "
+                             "records) instead of re-running")
     update.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     update.set_defaults(func=cmd_update)
 
@@ -124,7 +126,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    record = load_run_record(args.run)
+    record = _one_run(args.run)
     stored_groups = baselines.load_all(args.dir, record["env"]["device_class"])
     rows = []
     for test in record["tests"]:
@@ -153,7 +155,7 @@ def cmd_update(args) -> int:
 
 
 def _update_from_run(args) -> int:
-    record = load_run_record(args.from_run)
+    record = _one_run(args.from_run)
     written = baselines.write_records(args.dir, record["env"]["device_class"], record["tests"])
     print(update_table(written, Path.cwd()) if written
           else "nothing to write: the run has no passed tests with metrics")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -60,11 +61,19 @@ def _section(slug: str, history: list[dict], out: Path) -> dict:
 def _phenomenon_figures(test: dict, folder: Path) -> list[Path]:
     stem = _file_name(test["where"])
     paths = []
+    # A test's curves over the same x are conditions to compare (pruned vs fine-tuned, plain vs
+    # residual, FGSM vs noise): one figure each x, a line each condition.
+    shared_x: dict[str, dict] = {}
     for name, spec in test.get("curves", {}).items():
+        shared_x.setdefault(spec.get("xlabel", ""), {})[name] = spec
+    for xlabel, specs in shared_x.items():
+        ylabel = _shared_label([spec.get("ylabel", "") for spec in specs.values()])
+        name = next(iter(specs)) if len(specs) == 1 else f"{ylabel} vs {xlabel}"
         try:
-            paths.append(plots.curve(folder / f"{stem}--{_file_name(name)}.png", f"{test['where']}\n{name}", spec))
+            paths.append(plots.curves(folder / f"{stem}--{_file_name(name)}.png", f"{test['where']}\n{name}", specs,
+                                      ylabel=ylabel))
         except ValueError:
-            continue  # ragged values: kept in the record, not drawable as one curve
+            continue  # ragged values: kept in the record, not drawable as curves
     for name, value in test.get("extras", {}).items():
         found = matrix_of(value)
         if found is not None:
@@ -77,15 +86,26 @@ def _phenomenon_figures(test: dict, folder: Path) -> list[Path]:
     return paths
 
 
+def _shared_label(labels: list[str]) -> str:
+    """'test accuracy' from 'test accuracy (pruned)' and 'test accuracy (finetuned)'."""
+    if len(set(labels)) == 1:
+        return labels[0]
+    return os.path.commonprefix(labels).rstrip(" (") or "value"
+
+
 def matrix_of(value) -> tuple[np.ndarray, list | None, list | None] | None:
     """A 2-D numeric table found in a recorded extra (averaged over seeds when stacked per seed),
     with row and column labels when the extra names them; None for anything else."""
     rows = columns = None
     if isinstance(value, dict):
-        labels = {k: v for k, v in value.items() if isinstance(v, list) and v and all(isinstance(x, str) for x in v)}
+        lists = {k: v for k, v in value.items() if isinstance(v, list) and v}
+        labels = {k: v for k, v in lists.items() if all(isinstance(x, str) for x in v)}
+        coords = [v for k, v in lists.items() if k not in labels and all(isinstance(x, (int, float)) for x in v)]
         rows = next((v for k, v in labels.items() if k.startswith("rows")), None)
         columns = next((v for k, v in labels.items() if k.startswith("columns")), None)
-        tables = [v for k, v in value.items() if k not in labels and isinstance(v, list)]
+        if coords and rows is None and columns is None:  # a plane: one axis of coordinates for both
+            rows = columns = [f"{c:.2g}" for c in coords[0]]
+        tables = [v for k, v in lists.items() if k not in labels and all(isinstance(x, list) for x in v)]
         value = tables[-1] if tables else None
     try:
         array = np.asarray(value, dtype=float)

@@ -12,6 +12,7 @@ try:
 
     matplotlib.use("Agg")  # files only: no display on CI runners
     import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
 except ImportError:  # the report names the extra to install
     plt = None
 
@@ -29,24 +30,28 @@ def require() -> None:
         raise ValueError("plots need matplotlib: pip install -e '.[plots]' -c constraints.txt")
 
 
-def curve(path: Path, title: str, spec: dict) -> Path:
-    """One recorded curve: each seed faint, their mean bold; log axes when values span
-    more than two decades (gradient variance against d, condition number against n)."""
-    x = np.asarray(spec["x"], dtype=float)
-    y = np.atleast_2d(np.asarray(spec["y"], dtype=float))
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    if y.shape[0] > 1:
-        for row in y:
-            ax.plot(x, row, color="tab:blue", alpha=SEED_ALPHA, linewidth=1)
-    # The mean only where every seed has a value: seeds that stop early would otherwise leave a
-    # "mean" of the one seed still running.
-    ax.plot(x, y.mean(axis=0), color="tab:blue", linewidth=2.2, marker="o" if len(x) <= 12 else None,
-            label=f"mean of {y.shape[0]} seeds" if y.shape[0] > 1 else None)
-    _log_if_wide(ax, x, "x")
-    _log_if_wide(ax, y, "y")
-    ax.set(xlabel=spec.get("xlabel", ""), ylabel=spec.get("ylabel", ""))
-    if y.shape[0] > 1:
-        ax.legend(frameon=False, fontsize=8)
+def curves(path: Path, title: str, specs: dict[str, dict], ylabel: str | None = None) -> Path:
+    """Recorded curves on shared axes, one colour each: every seed faint, their mean bold; log
+    axes when values span more than two decades (gradient variance against d, cond against n)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for k, (name, spec) in enumerate(specs.items()):
+        x = np.asarray(spec["x"], dtype=float)
+        y = np.atleast_2d(np.asarray(spec["y"], dtype=float))
+        colour = f"C{k % 10}"
+        if y.shape[0] > 1:
+            for row in y:
+                ax.plot(x, row, color=colour, alpha=SEED_ALPHA, linewidth=1)
+        # The mean only where every seed has a value: seeds that stop early would otherwise leave
+        # a "mean" of the one seed still running.
+        seeds = f"mean of {y.shape[0]} seeds" if y.shape[0] > 1 else None
+        ax.plot(x, y.mean(axis=0), color=colour, linewidth=2.2, marker="o" if len(x) <= 12 else None,
+                label=(f"{name}" + (f" ({seeds})" if seeds else "")) if len(specs) > 1 else seeds)
+        _log_if_wide(ax, x, "x")
+        _log_if_wide(ax, y, "y")
+    first = next(iter(specs.values()))
+    ax.set(xlabel=first.get("xlabel", ""), ylabel=first.get("ylabel", "") if ylabel is None else ylabel)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(frameon=False, fontsize=7)
     return _save(fig, ax, title, path)
 
 
@@ -54,14 +59,16 @@ def matrix(path: Path, title: str, values: np.ndarray, rows: list[str] | None = 
            columns: list[str] | None = None, *, ylabel: str = "row", xlabel: str = "column") -> Path:
     """A heatmap with the value in each cell (accuracy after task i on task j, transfer error)."""
     n_rows, n_cols = values.shape
-    fig, ax = plt.subplots(figsize=(1.2 + 0.75 * n_cols, 1.0 + 0.6 * n_rows))
-    image = ax.imshow(values, cmap="viridis", aspect="auto")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig, ax = plt.subplots(figsize=(min(1.2 + 0.75 * n_cols, 7.5), min(1.0 + 0.6 * n_rows, 6.0)))
+    finite = values[np.isfinite(values)]
+    wide = finite.size and finite.min() > 0 and finite.max() / finite.min() > 100  # a loss surface's basin
+    image = ax.imshow(values, cmap="viridis", aspect="auto", norm=LogNorm() if wide else None)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="log scale" if wide else None)
     if n_rows * n_cols <= 100:
-        middle = (np.nanmax(values) + np.nanmin(values)) / 2
+        middle = image.norm(np.nanmax(values)) / 2 + image.norm(np.nanmin(values)) / 2
         for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                    color="black" if v > middle else "white")
+            ax.text(j, i, f"{v:.2g}" if wide else f"{v:.2f}", ha="center", va="center", fontsize=8,
+                    color="black" if image.norm(v) > middle else "white")
     ax.set_xticks(range(n_cols), columns or range(n_cols), rotation=30 if columns else 0, fontsize=8)
     ax.set_yticks(range(n_rows), rows or range(n_rows), fontsize=8)
     ax.set(xlabel=xlabel, ylabel=ylabel)

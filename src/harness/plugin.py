@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import baselines, devices, local_files, pages, records, report, sharding
+from harness import baselines, devices, local_files, pages, plots, records, report, sharding
 from harness.checks import GROUPS, check_baseline, record_of, where
 from harness.claims import Verdict
 from harness.recorder import ClaimBook
@@ -130,6 +130,8 @@ def pytest_configure(config):
                                 "developer machine and review them like code")
     if opt.update_baselines and opt.require_baselines:
         raise pytest.UsageError("--update-baselines and --require-baselines contradict each other; pick one")
+    if opt.plots and not plots.available():
+        raise pytest.UsageError("--plots needs matplotlib: pip install -e '.[plots]' -c constraints.txt")
     root = Path(config.rootpath)
     results_dir = _writable_dir(root / opt.results_dir, "--results-dir")
     # Denormal floats make CPU elementwise ops (Adam's second moment) several times slower;
