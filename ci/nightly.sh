@@ -24,7 +24,7 @@
 set -u -o pipefail
 
 out=${HARNESS_OUT:-.harness/nightly}
-rm -rf "$out"
+rm -rf "$out/runs" "$out/report" "$out/benchmark.json" "$out/compare.txt"  # only what this script writes
 mkdir -p "$out/runs"
 # One id for every shard of this run, so `harness report` can merge their records.
 export HARNESS_RUN_ID=${HARNESS_RUN_ID:-nightly-$(date -u +%Y%m%dT%H%M%SZ)}
