@@ -87,9 +87,11 @@ def test_github_action_benchmark_json_sorts_by_direction(tmp_path):
     ({"coords": [-1.0, 0.0, 1.0], "loss": [[[1, 2, 3]] * 3] * 2}, (3, 3), ["-1", "0", "1"]),
 ])
 def test_matrices_are_found_in_extras(extra, shape, rows):
-    values, found_rows, _ = pages.matrix_of(extra)
-    assert values.shape == shape and found_rows == rows
-    assert np.isfinite(values).all()
+    table = pages.matrix_of(extra)
+    assert table.values.shape == shape and table.rows == rows
+    assert np.isfinite(table.values).all()
+    if isinstance(extra, dict) and "rows_crafted_on" in extra:
+        assert (table.row_label, table.column_label) == ("crafted on", "evaluated on")
 
 
 @pytest.mark.parametrize("extra", [0.5, [1, 2, 3], {"layer": [0.1, 0.2]}, [[1.0]], "text", [[1, 2], [3]]])

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tabulate import tabulate
@@ -75,14 +76,11 @@ def _phenomenon_figures(test: dict, folder: Path) -> list[Path]:
         except ValueError:
             continue  # ragged values: kept in the record, not drawable as curves
     for name, value in test.get("extras", {}).items():
-        found = matrix_of(value)
-        if found is not None:
-            values, rows, columns = found
-            axes = {f"{axis}label": key.split("_", 1)[1].replace("_", " ") for key in value
-                    for axis, prefix in (("y", "rows_"), ("x", "columns_")) if key.startswith(prefix)
-                    } if isinstance(value, dict) else {}
+        table = matrix_of(value)
+        if table is not None:
             paths.append(plots.matrix(folder / f"{stem}--{_file_name(name)}.png", f"{test['where']}\n{name}",
-                                      values, rows, columns, **axes))
+                                      table.values, table.rows, table.columns,
+                                      ylabel=table.row_label, xlabel=table.column_label))
     return paths
 
 
@@ -93,16 +91,30 @@ def _shared_label(labels: list[str]) -> str:
     return os.path.commonprefix(labels).rstrip(" (") or "value"
 
 
-def matrix_of(value) -> tuple[np.ndarray, list | None, list | None] | None:
+class Table(NamedTuple):
+    values: np.ndarray
+    rows: list[str] | None = None
+    columns: list[str] | None = None
+    row_label: str = "row"
+    column_label: str = "column"
+
+
+def matrix_of(value) -> Table | None:
     """A 2-D numeric table found in a recorded extra (averaged over seeds when stacked per seed),
-    with row and column labels when the extra names them; None for anything else."""
+    with the row and column names an extra gives ({"rows_crafted_on": [...], "columns_evaluated_on":
+    [...], "mean_error": [[...]]} → axes "crafted on" and "evaluated on"); None for anything else."""
     rows = columns = None
+    axis_labels = {}
     if isinstance(value, dict):
         lists = {k: v for k, v in value.items() if isinstance(v, list) and v}
         labels = {k: v for k, v in lists.items() if all(isinstance(x, str) for x in v)}
         coords = [v for k, v in lists.items() if k not in labels and all(isinstance(x, (int, float)) for x in v)]
-        rows = next((v for k, v in labels.items() if k.startswith("rows")), None)
-        columns = next((v for k, v in labels.items() if k.startswith("columns")), None)
+        row_key = next((k for k in labels if k.startswith("rows_")), None)
+        column_key = next((k for k in labels if k.startswith("columns_")), None)
+        rows, columns = labels.get(row_key), labels.get(column_key)
+        for name, key in (("row_label", row_key), ("column_label", column_key)):
+            if key:
+                axis_labels[name] = key.split("_", 1)[1].replace("_", " ")
         if coords and rows is None and columns is None:  # a plane: one axis of coordinates for both
             rows = columns = [f"{c:.2g}" for c in coords[0]]
         tables = [v for k, v in lists.items() if k not in labels and all(isinstance(x, list) for x in v)]
@@ -116,8 +128,8 @@ def matrix_of(value) -> tuple[np.ndarray, list | None, list | None] | None:
     if array.ndim != 2 or min(array.shape) < 2 or not np.isfinite(array).any():
         return None
     if rows is not None and len(rows) != array.shape[0] or columns is not None and len(columns) != array.shape[1]:
-        rows = columns = None
-    return array, rows, columns
+        return Table(array)  # names that do not fit the table would mislabel it
+    return Table(array, rows, columns, **axis_labels)
 
 
 def _trend_figures(history: list[dict], folder: Path) -> list[Path]:
