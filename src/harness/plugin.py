@@ -22,7 +22,7 @@ from harness import baselines, devices, local_files, pages, plots, records, repo
 from harness.checks import GROUPS, check_baseline, record_of, where
 from harness.claims import Verdict
 from harness.recorder import ClaimBook
-from harness.stats import fmt
+from harness.report import progress_line
 from harness.timing import benchmark_rounds, summarize_rounds, synced
 
 TIER_SEEDS = {"smoke": 3, "full": 5}
@@ -66,7 +66,7 @@ class HarnessSession:
                     if self.terminal is not None:
                         if self.terminal.verbosity < 0:  # -q: pytest's dots leave the line open
                             self.terminal.write("\n")
-                        self.terminal.write_line(report_line(self.records[-1], report.duration))
+                        self.terminal.write_line(progress_line(self.records[-1], report.duration))
 
     def pytest_sessionstart(self, session):
         if self.progress:
@@ -153,15 +153,6 @@ def _wants_progress(config) -> bool:
     if config.option.progress != "auto":
         return config.option.progress == "on"
     return not os.environ.get("CI") and sys.stdout.isatty() and not hasattr(config, "workerinput")
-
-
-def report_line(record: dict, seconds: float) -> str:
-    """'harness: ok   memorization/random_labels::...  train_acc 1.000, test_acc 0.089  (4.2 s)'."""
-    verdict = {"passed": "ok", "xfailed": "xfail"}.get(record["outcome"], "FAIL")
-    metrics = ", ".join(f"{name} {fmt(m['mean'])}" for name, m in list(record["metrics"].items())[:4])
-    more = len(record["metrics"]) - 4
-    return (f"harness: {verdict:5} {record['where']}  {metrics}{f' (+{more} more)' if more > 0 else ''}"
-            f"  ({seconds:.1f} s)")
 
 
 def _load_baselines(session: HarnessSession) -> dict:

@@ -1,4 +1,4 @@
-"""Session outputs: the terminal table, the run record JSON and the Markdown summary."""
+"""Session outputs: the terminal table and progress lines, the run record JSON and the Markdown summary."""
 
 from __future__ import annotations
 
@@ -73,6 +73,15 @@ def _time_cell(test: dict) -> str:
         ratio = t["median"] / test["baseline_time_s"]
         cell += f" ({ratio:.2f}×{' SLOW' if ratio > SLOW_RATIO else ''})"
     return cell
+
+
+def progress_line(record: dict, seconds: float) -> str:
+    """'harness: ok   memorization/random_labels::...  train_acc 1.000, test_acc 0.089  (4.2 s)'."""
+    verdict = {"passed": "ok", "xfailed": "xfail"}.get(record["outcome"], "FAIL")
+    metrics = ", ".join(f"{name} {fmt(m['mean'])}" for name, m in list(record["metrics"].items())[:4])
+    more = len(record["metrics"]) - 4
+    return (f"harness: {verdict:5} {record['where']}  {metrics}{f' (+{more} more)' if more > 0 else ''}"
+            f"  ({seconds:.1f} s)")
 
 
 def slow_tests(tests: list[dict]) -> list[str]:
