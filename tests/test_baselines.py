@@ -1,10 +1,14 @@
 """The YAML store: validation with lines, comparison by direction, atomic merging writes."""
 
+import dataclasses
+
 import pytest
 import yaml
+from fake_records import phenomenon_record
 
-from harness import baselines
-from harness.claims import Metric
+from harness import Metric
+from harness.results import baselines
+from harness.results.schema import TimeSummary
 
 
 def entry(values, direction="higher", abs_tol=0.01):
@@ -64,11 +68,10 @@ def test_compare_respects_direction(direction, new, regressed):
 
 
 def test_make_entry_rounds_and_keeps_timing():
-    record = {"recorded": {"commit": "x"}, "seeds": [0, 1],
-              "metrics": {"acc": {"direction": "higher", "mean": 0.123456789, "std": 0.0, "values": [0.123456789] * 2,
-                                  "abs_tol": 0.01}},
-              "time_s": {"median": 1.23456789, "iqr": 0.1, "rounds": [1.2, 1.3]}}
+    record = dataclasses.replace(phenomenon_record("g/test_t.py::test_t", [0.123456789] * 2),
+                                 time_s=TimeSummary(median=1.23456789, iqr=0.1, rounds=[1.2, 1.3]))
     made = baselines.make_entry(record)
+    assert made["recorded"]["commit"] == "abc1234" and made["seeds"] == [0, 1]
     assert made["metrics"]["acc"]["mean"] == 0.123457
     assert made["time_s"] == {"median": 1.23457, "iqr": 0.1}
 

@@ -1,29 +1,15 @@
 """`harness` commands on hand-made run records and baseline files."""
 
-import copy
-import json
-
 import pytest
 import yaml
+from fake_records import phenomenon_record, write
+from fake_records import run_record as fake_run
 
 from harness import cli
 
 
 def run_record(values, rounds=(1.0, 1.01, 0.99, 1.0, 1.02), direction="higher"):
-    return {"schema": 1, "created": "2026-11-23T01:00:00Z", "git": {"commit": "abc", "dirty": False}, "tier": "smoke",
-            "env": {"device_class": "cpu"}, "tests": [{
-        "nodeid": "b/test_t.py::test_t", "where": "memorization/t::t", "key": "test_t.py::test_t[smoke]",
-        "group": "memorization", "outcome": "passed", "seeds": list(range(len(values))),
-        "recorded": {"commit": "abc", "dirty": False, "date": "2026-11-23"},
-        "metrics": {"acc": {"direction": direction, "abs_tol": 0.01, "values": list(values),
-                            "mean": sum(values) / len(values), "std": 0.01}},
-        "time_s": {"median": sorted(rounds)[len(rounds) // 2], "iqr": 0.01, "rounds": list(rounds)}}]}
-
-
-def write(tmp_path, name, record):
-    path = tmp_path / name
-    path.write_text(json.dumps(record))
-    return path
+    return fake_run([phenomenon_record("b/test_t.py::test_t", values, direction=direction, rounds=rounds)])
 
 
 def test_compare_exits_0_on_a_rerun_and_1_on_a_regression(tmp_path, capsys):
@@ -61,7 +47,7 @@ def test_update_from_run_then_show_and_diff(tmp_path, capsys, monkeypatch):
     assert doc["entries"]["test_t.py::test_t[smoke]"]["metrics"]["acc"]["values"] == [0.9, 0.91, 0.92]
     assert cli.main(["baselines", "show", "--dir", str(store), "-k", "test_t"]) == 0
     assert "memorization/test_t.py::test_t[smoke]" in capsys.readouterr().out
-    newer = copy.deepcopy(run_record([0.5, 0.5, 0.5]))
+    newer = run_record([0.5, 0.5, 0.5])
     assert cli.main(["baselines", "diff", str(write(tmp_path, "new.json", newer)), "--dir", str(store)]) == 0
     assert "-0.410" in capsys.readouterr().out
 

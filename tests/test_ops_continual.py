@@ -21,7 +21,7 @@ from harness.ops.continual import (
     task_accuracy,
     train_sequence,
 )
-from harness.ops.hat import HATLoss, HATNet, HATStrategy, with_task_id
+from harness.kits.hat import HATLoss, HATNet, HATStrategy, with_task_id
 from harness.train import TrainConfig, TrainData, train
 
 R3 = torch.tensor([[0.9, 0.1, 0.1],

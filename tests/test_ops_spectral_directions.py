@@ -8,7 +8,7 @@ from harness.models import mlp
 from harness.ops.directions import random_subset_purity, top_k_purity
 from harness.ops.spectral import lipschitz_bound, local_gain, spectral_norm, worst_direction
 from harness.train import TrainConfig, TrainData, train
-from harness.zoo import trained
+from harness.trained_models import trained
 
 
 def test_power_iteration_matches_the_matrix_two_norm():

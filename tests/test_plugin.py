@@ -11,7 +11,7 @@ import yaml
 TOY = '''
 import os
 import pytest
-from harness.claims import Metric
+from harness import Metric
 
 pytestmark = pytest.mark.memorization
 
@@ -43,7 +43,7 @@ def toy(pytester, monkeypatch):
     return pytester
 
 
-PERF_HEADER = "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.perf\n"
+PERF_HEADER = "import pytest\nfrom harness import Metric\npytestmark = pytest.mark.perf\n"
 
 
 def write_bench(pytester, name: str, body: str, header: str = PERF_HEADER) -> str:
@@ -239,17 +239,30 @@ def test_metrics_without_a_claim_fail(toy):
 
 def test_missing_group_marker_is_reported(toy):
     path = write_bench(toy, "test_nogroup", "def test_nogroup(claim):\n    claim.record({'x': [1, 1, 1]}, "
-                       "{'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n", header="from harness.claims import Metric\n")
+                       "{'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n", header="from harness import Metric\n")
     result = toy.runpytest(path)
     assert result.ret != 0
-    assert "needs exactly one group marker" in result.stdout.str() + result.stderr.str()
+    assert "needs a group: put its file under benchmarks/<group>/" in result.stdout.str() + result.stderr.str()
+
+
+def test_the_folder_names_the_group_and_its_marker_selects(toy):
+    folder = toy.path / "bench" / "landscape"
+    folder.mkdir()
+    folder.joinpath("test_flat.py").write_text(
+        "from harness import Metric\n"
+        "def test_flat(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
+        "    claim.at_most('x', 2)\n")
+    result = toy.runpytest("bench", "-m", "landscape", "-v")
+    result.assert_outcomes(passed=1)
+    record = json.loads(next((toy.path / ".harness" / "runs").glob("*.json")).read_text())
+    assert record["tests"][0]["where"] == "landscape/flat::flat" and record["tests"][0]["group"] == "landscape"
 
 
 def test_xdist_update_keeps_every_entry(toy):
     pytest.importorskip("xdist")
     params = ", ".join(str(i) for i in range(8))
     toy.path.joinpath("bench", "test_many.py").write_text(
-        "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.memorization\n"
+        "import pytest\nfrom harness import Metric\npytestmark = pytest.mark.memorization\n"
         f"@pytest.mark.parametrize('i', [{params}], ids=lambda i: f'i={{i}}')\n"
         "def test_many(claim, i):\n    claim.record({'x': [i, i, i]}, {'x': Metric('target', 0.0)})\n"
         "    claim.at_least('x', 0)\n")
@@ -290,7 +303,7 @@ def test_local_dataset_skips_naming_the_variable(toy, monkeypatch):
     result.stdout.fnmatch_lines(["*needs mnist files: $HARNESS_DATA_DIR is not set*"])
 
 
-SHARDED = "import pytest\nfrom harness.claims import Metric\npytestmark = pytest.mark.memorization\n" + "".join(
+SHARDED = "import pytest\nfrom harness import Metric\npytestmark = pytest.mark.memorization\n" + "".join(
     f"def test_{name}(claim):\n    claim.record({{'x': [1, 1, 1]}}, {{'x': Metric('target', 0.0)}})\n"
     "    claim.at_least('x', 0)\n" for name in ("one", "two"))
 
@@ -305,10 +318,10 @@ def test_shards_split_the_suite_and_their_records_merge(toy, monkeypatch):
         ran.append({line.split(" ")[0] for line in result.stdout.lines if " PASSED" in line})
     assert all(ran) and set.union(*ran) == {f"bench/test_part{f}.py::test_{n}" for f in range(4) for n in ("one", "two")}
     assert sum(len(r) for r in ran) == 8  # disjoint
-    from harness import records
-    (merged,) = records.runs(records.load_run_records([toy.path / "runs"]))
-    assert merged["run_id"] == "night-1" and merged["shards"] == ["1/3", "2/3", "3/3"]
-    assert merged["counts"]["passed"] == 8 and len(merged["durations"]) == 8
+    from harness.results import runs
+    (merged,) = runs.runs(runs.load_run_records([toy.path / "runs"]))
+    assert merged.run_id == "night-1" and merged.shards == ["1/3", "2/3", "3/3"]
+    assert merged.counts["passed"] == 8 and len(merged.durations) == 8
 
 
 def test_shard_durations_balance_and_bad_shards_are_usage_errors(toy):
@@ -347,7 +360,7 @@ def test_plots_option_writes_the_html_report(toy):
 
 
 def test_plots_without_matplotlib_is_a_usage_error_naming_the_extra(toy, monkeypatch):
-    monkeypatch.setattr("harness.plots.plt", None)
+    monkeypatch.setattr("harness.plugin.session._matplotlib_installed", lambda: False)
     result = toy.runpytest("bench/test_toy.py", "--plots")
     assert result.ret == 4
     assert "--plots needs matplotlib: pip install -e '.[plots]'" in result.stderr.str()

@@ -3,17 +3,21 @@ compare` and `baselines update --from` on folders of shard records."""
 
 import json
 
-import numpy as np
 import pytest
 import yaml
 from fake_records import phenomenon_record, run_record, write
 
-from harness import cli, pages
+from harness import cli
+from harness.results.runs import load_run_record
+from harness.reporting import site
+from harness.results.schema import Curve, Matrix
 
 pytest.importorskip("matplotlib")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-CURVE = {"x": [1, 2, 3, 4], "y": [[0.2, 0.5, 0.7, 0.8], [0.3, 0.5, 0.6, None]], "xlabel": "epoch", "ylabel": "acc"}
-MATRIX = [[[0.98, 0.1], [0.0, 0.97]], [[0.96, 0.2], [0.02, 0.99]]]  # per seed: after task i, on task j
+CURVE = Curve(x=[1, 2, 3, 4], y=[[0.2, 0.5, 0.7, 0.8], [0.3, 0.5, 0.6, None]], xlabel="epoch", ylabel="acc",
+              figure="acc_by_epoch")
+MATRIX = Matrix(values=[[[0.98, 0.1], [0.0, 0.97]], [[0.96, 0.2], [0.02, 0.99]]],  # per seed: after task i, on j
+                row_label="after task", column_label="accuracy on task")
 
 
 def nightly(tmp_path, n_runs=3):
@@ -22,7 +26,7 @@ def nightly(tmp_path, n_runs=3):
     for night in range(n_runs):
         acc = [0.90, 0.91, 0.92] if night < n_runs - 1 else [0.70, 0.71, 0.72]
         a = phenomenon_record("b/test_curve.py::test_curve", acc, curves={"acc_by_epoch": CURVE},
-                              extras={"accuracy_matrix": MATRIX})
+                              matrices={"accuracy_matrix": MATRIX})
         b = phenomenon_record("b/test_loss.py::test_loss", [0.10 + 0.01 * night] * 3, direction="lower",
                               rounds=(0.5, 0.52, 0.51))
         for shard, test in (("1/2", a), ("2/2", b)):
@@ -60,7 +64,7 @@ def test_report_merges_shards_and_draws_curves_matrices_and_trends(tmp_path, cap
 def test_report_of_one_run_has_no_trends(tmp_path):
     folder = tmp_path / "runs"
     write(folder, "r.json", run_record([phenomenon_record("b/test_a.py::test_a", [0.9] * 3)]))
-    pages.write_report([json.loads((folder / "r.json").read_text())], tmp_path / "out")
+    site.write_report([load_run_record(folder / "r.json")], tmp_path / "out")
     assert not (tmp_path / "out" / "plots" / "cpu-smoke" / "trends").exists()
     assert "Trends" not in (tmp_path / "out" / "index.html").read_text()
 
@@ -70,7 +74,7 @@ def test_github_action_benchmark_json_sorts_by_direction(tmp_path):
     tests = [phenomenon_record("b/test_up.py::test_up", [0.9] * 3),
              phenomenon_record("b/test_down.py::test_down", [0.1] * 3, direction="lower"),
              phenomenon_record("b/test_at.py::test_at", [0.1] * 3, direction="target")]
-    pages.write_report([run_record(tests)], out)
+    site.write_report([run_record(tests)], out)
     bigger = json.loads((out / "github-action-benchmark-bigger.json").read_text())
     smaller = json.loads((out / "github-action-benchmark-smaller.json").read_text())
     assert [e["name"] for e in bigger] == ["memorization/up::up acc [cpu]"]
@@ -79,24 +83,33 @@ def test_github_action_benchmark_json_sorts_by_direction(tmp_path):
     assert all({"name", "unit", "value"} <= set(e) for e in bigger + smaller)
 
 
-@pytest.mark.parametrize(("extra", "shape", "rows"), [
-    (MATRIX, (2, 2), None),
-    ([[1, 2, 3], [4, 5, 6]], (2, 3), None),
-    ({"rows_crafted_on": ["a", "b"], "columns_evaluated_on": ["a", "b"], "mean_error": [[0.9, 0.3], [0.2, 0.8]]},
-     (2, 2), ["a", "b"]),
-    ({"coords": [-1.0, 0.0, 1.0], "loss": [[[1, 2, 3]] * 3] * 2}, (3, 3), ["-1", "0", "1"]),
+def test_curves_share_a_figure_only_when_they_name_it(tmp_path):
+    """Curves over the same x are separate figures unless the benchmark names one figure for them;
+    labels, not names, go to the legend. Nothing is inferred from a label string."""
+    pruned = Curve(x=[0.5, 0.9], y=[[0.9, 0.8]], xlabel="sparsity", ylabel="acc", figure="acc_vs_sparsity",
+                   label="pruned")
+    tuned = Curve(x=[0.5, 0.9], y=[[0.9, 0.88]], xlabel="sparsity", ylabel="acc", figure="acc_vs_sparsity",
+                  label="fine-tuned")
+    alone = Curve(x=[0.5, 0.9], y=[[0.1, 0.2]], xlabel="sparsity", ylabel="drop", figure="drop")
+    test = phenomenon_record("b/test_a.py::test_a", [0.9] * 3,
+                             curves={"pruned": pruned, "tuned": tuned, "drop": alone})
+    site.write_report([run_record([test])], tmp_path / "out")
+    drawn = sorted(p.name for p in (tmp_path / "out" / "plots" / "cpu-smoke").glob("*.png"))
+    assert drawn == ["memorization_a_a--acc_vs_sparsity.png", "memorization_a_a--drop.png"]
+
+
+@pytest.mark.parametrize(("values", "shape"), [
+    (MATRIX.values, (2, 2)),  # seeds × rows × columns: the mean over seeds
+    ([[1, 2, 3], [4, 5, 6]], (2, 3)),
+    ([[1.0, None], [None, 2.0]], (2, 2)),  # a non-finite cell was stored as null
 ])
-def test_matrices_are_found_in_extras(extra, shape, rows):
-    table = pages.matrix_of(extra)
-    assert table.values.shape == shape and table.rows == rows
-    assert np.isfinite(table.values).all()
-    if isinstance(extra, dict) and "rows_crafted_on" in extra:
-        assert (table.row_label, table.column_label) == ("crafted on", "evaluated on")
+def test_matrices_average_over_seeds(values, shape):
+    array = site._mean_over_seeds(values)
+    assert array.shape == shape
 
 
-@pytest.mark.parametrize("extra", [0.5, [1, 2, 3], {"layer": [0.1, 0.2]}, [[1.0]], "text", [[1, 2], [3]]])
-def test_non_matrices_are_not_drawn(extra):
-    assert pages.matrix_of(extra) is None
+def test_a_matrix_without_finite_values_is_not_drawn():
+    assert site._mean_over_seeds([[None, None], [None, None]]) is None
 
 
 def test_compare_accepts_a_folder_of_one_runs_shards(tmp_path, capsys):

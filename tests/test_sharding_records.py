@@ -5,7 +5,8 @@ import random
 import pytest
 from fake_records import phenomenon_record, run_record, write
 
-from harness import records, sharding
+from harness.plugin import sharding
+from harness.results import runs
 
 
 def suite(n_files=7, per_file=(1, 5), seed=0):
@@ -65,27 +66,27 @@ def test_shard_records_merge_into_one_run(tmp_path):
     write(tmp_path / "y", "b.json", b)
     write(tmp_path, "lone.json", lone)
     (tmp_path / "benchmark.json").write_text('{"benchmarks": []}')  # other artifacts are skipped
-    found = records.runs(records.load_run_records([tmp_path]))
-    assert len(found) == 2 and found[0]["run_id"] is None
+    found = runs.runs(runs.load_run_records([tmp_path]))
+    assert len(found) == 2 and found[0].run_id is None
     merged = found[1]
-    assert [t["nodeid"] for t in merged["tests"]] == ["b/test_a.py::test_a", "b/test_b.py::test_b"]
-    assert merged["counts"] == {"passed": 1, "failed": 1, "xfailed": 0}
-    assert merged["shards"] == ["1/2", "2/2"] and merged["created"] == "2026-11-23T01:00:00Z"
-    assert set(merged["durations"]) == {"b/test_a.py::test_a", "b/test_b.py::test_b"}
+    assert [t.nodeid for t in merged.tests] == ["b/test_a.py::test_a", "b/test_b.py::test_b"]
+    assert merged.counts == {"passed": 1, "failed": 1, "xfailed": 0}
+    assert merged.shards == ["1/2", "2/2"] and merged.created == "2026-11-23T01:00:00Z"
+    assert set(merged.durations) == {"b/test_a.py::test_a", "b/test_b.py::test_b"}
 
 
 def test_overlapping_shards_or_mixed_commits_refuse_to_merge():
     t = phenomenon_record("b/test_a.py::test_a", [0.9] * 3)
     with pytest.raises(ValueError, match="in two shards"):
-        records.merge([run_record([t], run_id="n", shard="1/2"), run_record([t], run_id="n", shard="2/2")])
+        runs.merge([run_record([t], run_id="n", shard="1/2"), run_record([t], run_id="n", shard="2/2")])
     with pytest.raises(ValueError, match="different runs"):
-        records.merge([run_record([t], run_id="n"), run_record([t], run_id="n", commit="def5678")])
+        runs.merge([run_record([t], run_id="n"), run_record([t], run_id="n", commit="def5678")])
 
 
 def test_durations_come_from_the_newest_record(tmp_path):
     old = run_record([phenomenon_record("b/test_a.py::test_a", [1.0] * 3)], created="2026-11-01T00:00:00Z")
-    new = run_record([phenomenon_record("b/test_a.py::test_a", [1.0] * 3)], created="2026-11-02T00:00:00Z")
-    new["durations"] = {"b/test_a.py::test_a": 7.5}
+    new = run_record([phenomenon_record("b/test_a.py::test_a", [1.0] * 3)], created="2026-11-02T00:00:00Z",
+                     durations={"b/test_a.py::test_a": 7.5})
     write(tmp_path, "new.json", new)
     write(tmp_path, "old.json", old)
     assert sharding.durations_from(tmp_path) == {"b/test_a.py::test_a": 7.5}
@@ -93,4 +94,4 @@ def test_durations_come_from_the_newest_record(tmp_path):
 
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
-        records.load_run_records([tmp_path / "nope.json"])
+        runs.load_run_records([tmp_path / "nope.json"])

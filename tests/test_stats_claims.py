@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from harness import claims
-from harness.claims import Metric
+from harness.plugin import verdicts
+from harness import Metric
 from harness.stats import (
     NonFiniteMetric,
     Summary,
@@ -73,22 +73,22 @@ def test_fmt_is_readable():
 
 def test_threshold_sentence_and_strict_bound():
     s = summarize([0.95, 1.0, 1.0])
-    ok = claims.threshold("g/p", "acc", s, ">=", 0.9, strict=False)
+    ok = verdicts.threshold("g/p", "acc", s, ">=", 0.9, strict=False)
     assert ok.passed and ok.sentence == "g/p acc: observed 0.983 ± 0.029 (n=3), expected >= 0.900 on the mean (0.983)"
-    strict = claims.threshold("g/p", "acc", s, ">=", 0.95, strict=True)
+    strict = verdicts.threshold("g/p", "acc", s, ">=", 0.95, strict=True)
     assert not strict.passed and "one-sided 95% bound" in strict.sentence  # mean passes, bound (0.935) does not
-    assert claims.threshold("g/p", "err", summarize([0.1, 0.1]), "<", 0.1, strict=False).passed is False
+    assert verdicts.threshold("g/p", "err", summarize([0.1, 0.1]), "<", 0.1, strict=False).passed is False
 
 
 def test_per_seed_band_counts_outliers():
-    v = claims.per_seed("g/p", "ratio", [2.5, 3.0, 1.9], 2, 8)
+    v = verdicts.per_seed("g/p", "ratio", [2.5, 3.0, 1.9], 2, 8)
     assert not v.passed and v.sentence.endswith("expected every seed in [2.000, 8.000]; 1 outside")
 
 
 def test_difference_uses_the_test_only_with_enough_seeds():
-    small = claims.difference("g/p", "a", [0.9, 0.91], "b", [0.8, 0.95], 0.0, paired=False)
+    small = verdicts.difference("g/p", "a", [0.9, 0.91], "b", [0.8, 0.95], 0.0, paired=False)
     assert small.passed and "Welch" not in small.sentence  # n=2: mean difference only
-    five = claims.difference("g/p", "a", [0.9, 0.91, 0.5, 0.92, 0.93], "b", [0.8] * 5, 0.0, paired=False)
+    five = verdicts.difference("g/p", "a", [0.9, 0.91, 0.5, 0.92, 0.93], "b", [0.8] * 5, 0.0, paired=False)
     assert not five.passed and "Welch p=" in five.sentence  # mean diff > 0 but not significant
 
 

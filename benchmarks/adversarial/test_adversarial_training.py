@@ -9,7 +9,7 @@ the normally trained model (smoke, 30 epochs, FGSM only); at 60 epochs (full, bo
 error drops by ≥ 0.3; clean accuracy drops by ≤ 0.03 in both.
 
 Setting: digits, MLP 64-300-100-10, Adam 1e-3, batch 64, from the same init and data order as
-the normally trained harness.zoo "digits-mlp" (30 epochs). Robust error after training is also
+the normally trained harness.trained_models "digits-mlp" (30 epochs). Robust error after training is also
 measured under PGD-20 (step ε/4), a stronger attack than either training attack (recorded).
 
 Measured (cpu, 2 threads, 5 seeds; FGSM error at ε=0.1, normally trained: 0.505–0.527):
@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.ops.attacks import AdversarialTraining, error_and_confidence, fgsm_vs_noise, pgd
 from harness.seeds import torch_generator
 from harness.train import TrainData, train
-from harness.zoo import RECIPES, trained
+from harness.trained_models import RECIPES, trained
 
 pytestmark = pytest.mark.adversarial
 

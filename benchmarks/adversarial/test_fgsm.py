@@ -7,7 +7,7 @@ Claims: FGSM at ε=0.1 (a tenth of the pixel range) raises the test error to ≥
 random ±ε sign noise; at ε=0.2 the error is ≥ 0.9 with mean confidence ≥ 0.8 on the wrong
 answers; error grows with ε; PGD (random start, projected steps) is at least as strong as FGSM.
 
-Setting: digits (pixels in [0, 1]), MLP 64-300-100-10 (harness.zoo "digits-mlp": Adam 1e-3,
+Setting: digits (pixels in [0, 1]), MLP 64-300-100-10 (harness.trained_models "digits-mlp": Adam 1e-3,
 batch 64, 30 epochs), the 497 test digits, every seed's model attacked through its own weights.
 PGD: 20 steps of ε/4 (40 in the full tier) from a uniform start in the ε-ball.
 
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.ops.attacks import error_and_confidence, fgsm, fgsm_vs_noise, pgd
 from harness.seeds import torch_generator
-from harness.zoo import trained
+from harness.trained_models import trained
 
 pytestmark = pytest.mark.adversarial
 

@@ -11,7 +11,7 @@ noise is already "rubbish-class" material: max-softmax > 0.5 on ≥ 75% of it, >
 Not claimed, recorded: how often other models (another seed, the CNN, 1-nearest-neighbour on the
 training set) give the fooling image the same class — at this scale they mostly do.
 
-Setting: digits, harness.zoo "digits-mlp" (64-300-100-10, 30 epochs); 10 starts per class, each
+Setting: digits, harness.trained_models "digits-mlp" (64-300-100-10, 30 epochs); 10 starts per class, each
 from U[0,1]^64 (the seed's 'attack' stream); evolution: 16 children per generation, 10% of pixels
 moved by N(0, 0.3²), 100 generations (200 in the full tier). 1000 uniform inputs for the rubbish test.
 
@@ -29,12 +29,12 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.ops.attacks import uniform_like
 from harness.ops.fooling import evolved_fooling, gradient_fooling, nearest_distance
 from harness.seeds import torch_generator
-from harness.zoo import trained
+from harness.trained_models import trained
 
 pytestmark = pytest.mark.adversarial
 

@@ -6,7 +6,7 @@ error under FGSM at ε=0.25).
 Claim: softmax regression on digits, as accurate as the MLP, has FGSM error ≥ 0.45 at ε=0.1 and
 ≥ 0.9 at ε=0.25, far above random ±ε sign noise.
 
-Setting: digits, softmax regression 64→10 (harness.zoo "digits-softmax": Adam 1e-2, batch 64,
+Setting: digits, softmax regression 64→10 (harness.trained_models "digits-softmax": Adam 1e-2, batch 64,
 100 epochs), FGSM on the 497 test digits. For a linear model FGSM is the closed form
 x + ε·sign(w_wrong − w_true) summed over the softmax's weights (tests/test_ops_attacks.py).
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.ops.attacks import fgsm_vs_noise
-from harness.zoo import trained
+from harness.trained_models import trained
 
 pytestmark = pytest.mark.adversarial
 

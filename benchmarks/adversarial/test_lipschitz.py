@@ -8,7 +8,7 @@ Claims: for every model and seed, Π_l ‖W_l‖₂ ≥ the largest measured log
 for softmax regression, whose only layer is linear); the gain along the Jacobian's top singular
 direction is ≥ 1.5× the gain along a random direction, on average over inputs.
 
-Setting: digits; harness.zoo models: softmax regression 64→10, MLP 64-300-100-10, deeper MLP
+Setting: digits; harness.trained_models models: softmax regression 64→10, MLP 64-300-100-10, deeper MLP
 64-100-100-100-100-10 (ReLU, 30 epochs; softmax 100 epochs). Spectral norms by 200 power
 iterations; worst directions by 50 power iterations on JᵀJ (jvp/vjp); random directions
 Gaussian, normalised; δ = 0.01. The per-layer norms go to the run record (Table 5's analogue).
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.ops.prune import weight_names
 from harness.ops.spectral import lipschitz_bound, local_gain, worst_direction
 from harness.seeds import torch_generator
-from harness.zoo import trained
+from harness.trained_models import trained
 
 pytestmark = pytest.mark.adversarial
 

@@ -8,7 +8,7 @@ random ±ε sign noise, and ≥ 0.15 above it, for each of: another seed, a mode
 other half of the data, a CNN, and softmax regression.
 
 Setting: digits, FGSM at ε=0.1 on the 497 test digits, every seed's A attacking the B of the same
-seed index. Models from harness.zoo: MLP 64-300-100-10 (30 epochs), the same on disjoint halves
+seed index. Models from harness.trained_models: MLP 64-300-100-10 (30 epochs), the same on disjoint halves
 (650 digits each), a one-stage CNN (16 channels 3×3, max-pool, linear; 20 epochs), softmax
 regression (100 epochs). The whole transfer matrix (mean error of each target on each source's
 examples) goes to the run record.
@@ -36,11 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.ops.attacks import error_and_confidence, fgsm, sign_noise
 from harness.seeds import torch_generator
-from harness.zoo import trained
+from harness.trained_models import trained
 
 pytestmark = pytest.mark.adversarial
 

@@ -7,7 +7,7 @@ a Gaussian random direction have label purity within 0.1 of each other, and both
 than random k-subsets of the test set. Control: random directions with non-negative weights
 (sums of units, which ReLU features all push the same way) are less pure than Gaussian ones.
 
-Setting: harness.zoo "digits-mlp" (64-300-100-10); post-ReLU activations of its 100-unit layer
+Setting: harness.trained_models "digits-mlp" (64-300-100-10); post-ReLU activations of its 100-unit layer
 on the 497 test digits; units with ≥ 20 positive test activations; 100 Gaussian directions per
 seed (its 'noise' stream); purity as in harness.ops.directions; chance from 1000 random subsets.
 
@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.ops.directions import random_subset_purity, top_k_purity
 from harness.seeds import torch_generator
-from harness.zoo import trained
+from harness.trained_models import trained
 
 pytestmark = pytest.mark.adversarial
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import ResidualMLP
 from harness.ops.lesion import lesioned_accuracy, random_lesions, single_block_accuracies

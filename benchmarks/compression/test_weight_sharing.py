@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.prune import magnitude_masks, weight_names

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.continual import (
@@ -62,7 +62,7 @@ from harness.ops.continual import (
     split_tasks,
     train_sequence,
 )
-from harness.ops.hat import HATNet, HATStrategy, with_task_id
+from harness.kits.hat import HATNet, HATStrategy, with_task_id
 from harness.train import TrainConfig, train
 
 pytestmark = pytest.mark.forgetting

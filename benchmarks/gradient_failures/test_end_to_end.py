@@ -12,7 +12,7 @@ Claims:
 
 Setting: digits, sub-label "digit ≥ 5" (±1), tuple label the product of the k sub-labels. A shared
 scorer 64-64-32-1 per image, head σ(s_1..s_k) → 100 ReLU → 1; hinge loss on the tuple score,
-plus Σ_i hinge(s_i·y_i) for the decomposition (harness.ops.decomposition). Adam 1e-3, batch 128,
+plus Σ_i hinge(s_i·y_i) for the decomposition (harness.kits.decomposition). Adam 1e-3, batch 128,
 25 600 training tuples per model (drawn per seed), 5000 test tuples of test digits. Both
 objectives train in one batched run (the decomposition weight is per model). SNR
 ‖E g‖² / E‖g − E g‖² from chunk-mean gradients over 2^16 fresh tuples (smoke; 2^18 full) in
@@ -36,10 +36,10 @@ import numpy as np
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset, make_digit_tuples
 from harness.models import build
-from harness.ops.decomposition import ParityHinge, TupleParityNet, tuple_accuracy
+from harness.kits.decomposition import ParityHinge, TupleParityNet, tuple_accuracy
 from harness.ops.gradient_signal import chunk_mean_gradients, snr_from_chunks
 from harness.stacked import stack_seeds
 from harness.train import TrainConfig, TrainData, train

@@ -12,7 +12,7 @@ Setting: x ~ N(0, I₁₀), y = floor(w*·x + b*), ‖w*‖ = 3, b* ~ U(0, 1), p
 (one pass, batch 256), test on 5000 others (harness.data.make_step_targets). (a) MLP
 10-100-100-100-1, Adam 1e-3; (b) floor(w·x + b) with autograd, Adam 1e-3; (c) the smooth floor
 lo − 1 + Σ_k σ(10(z − k)) for k = −20…20, Adam 1e-2; (d) floor forward, identity backward, SGD
-1e-2 on the MSE — the forward-only rule w ← w − 2η(floor(w·x + b) − y)x (harness.ops.step_functions).
+1e-2 on the MSE — the forward-only rule w ← w − 2η(floor(w·x + b) − y)x (harness.kits.step_functions).
 
 Measured (cpu, 2 threads, 5 seeds), MSE / Var(y), 1000 steps (smoke) | 2000 steps:
 MLP 0.0104±0.0007 | 0.0099±0.0004; exact floor 1.05±0.11 (0.86–1.15, no step moves it);
@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import make_step_targets
 from harness.models import mlp
-from harness.ops.step_functions import FloorLinear
+from harness.kits.step_functions import FloorLinear
 from harness.stacked import stack_seeds
 from harness.train import TrainConfig, TrainData, train
 

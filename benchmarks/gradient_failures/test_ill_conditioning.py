@@ -12,7 +12,7 @@ Claims:
 Setting: 10 000 random curves per seed with 3 knots (slope changes ~ N(0, 1) at random
 positions), inputs the curve values f ∈ R^50, targets the slope changes p (harness.data), MSE,
 zero init, Adam, batch 100; losses relative to the zero predictor's, read every 100 steps
-(harness.ops.conditioning).
+(harness.kits.conditioning).
 
 Measured (cpu, 2 threads, 5 seeds): cond(W) = 765 / 2956 / 11602 / 45959, slope 1.970. Plain
 map, best relative loss in 2000 steps: 0.759±0.012 at lr 1e-3, 0.910±0.008 at lr 1e-2 (unstable).
@@ -30,9 +30,9 @@ import pytest
 import torch
 from torch import nn
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import make_pwl_curves, pwl_matrix
-from harness.ops.conditioning import conv_on_whitened_patches, whitened_patches
+from harness.kits.conditioning import conv_on_whitened_patches, whitened_patches
 from harness.stacked import stack_seeds
 from harness.stats import slope
 from harness.train import TrainConfig, TrainData, train

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import hypercube, make_parity
 from harness.models import build, mlp
 from harness.ops.gradient_signal import target_gradients, variance_across_targets

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import build, mlp
 from harness.train import TrainConfig, TrainData, train

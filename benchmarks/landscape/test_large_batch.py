@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import build, mlp
 from harness.ops.landscape import epsilon_sharpness, loss_of, seed_slice, top_eigenvalue

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.landscape import loss_along_line, loss_of, seed_slice

@@ -26,7 +26,7 @@ import pytest
 import torch
 from torch import nn
 
-from harness.claims import Metric
+from harness import Metric
 from harness.seeds import torch_generator
 from harness.train import TrainConfig, TrainData, init_params, train
 

@@ -2,7 +2,7 @@
 dimensions (Zhang et al. 2017, "Understanding deep learning requires rethinking
 generalization", ICLR, Theorem 1): memorization needs no depth and few parameters.
 
-Claim: the closed-form construction (harness.ops.construction) fits n = 500 random real labels
+Claim: the closed-form construction (harness.kits.construction) fits n = 500 random real labels
 on 500 random points in R^20 to a max error < 1e-6 in float64, with exactly 2n + d = 1020 weights.
 
 Setting: x ~ N(0, I₂₀), y ~ N(0, 1), per seed; no training. Also on the digits training images
@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
-from harness.ops.construction import fit_any_labels
+from harness.kits.construction import fit_any_labels
 from harness.seeds import torch_generator
 
 pytestmark = pytest.mark.memorization

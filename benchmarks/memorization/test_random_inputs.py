@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.randomization import CONDITIONS, fit_conditions

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset, noisy_labels
 from harness.models import mlp
 from harness.stats import spearman

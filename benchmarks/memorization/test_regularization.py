@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import cnn1d, mlp
 from harness.train import TrainConfig, TrainData, train

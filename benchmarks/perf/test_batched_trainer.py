@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from harness.claims import Metric
+from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.timing import matmul_peak_flops, time_rounds

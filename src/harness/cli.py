@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import subprocess
 import sys
@@ -19,18 +18,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness import baselines, pages
-from harness.claims import Metric
-from harness.records import load_run_records, runs
-from harness.report import update_table
-from harness.stats import Summary, fmt, mann_whitney_greater, summarize, welch_greater
-
-ALPHA = 0.05  # significance for metric regressions
-TIME_ALPHA = 0.01  # timing rounds are many and noisy: ask for stronger evidence
-# A slowdown must also exceed the run-to-run spread, which the rounds of one run do not see: on the
-# shared 2-core CPU, reruns of unchanged code moved single units by 0.6–1.7× (6 units, 4 reruns),
-# each with Mann-Whitney p = 0.004. A dedicated runner can ask for less (--time-ratio 1.2).
-TIME_RATIO = 2.0
+from harness.reporting.terminal import update_table
+from harness.results import baselines, compare
+from harness.results.runs import load_run_records, runs
+from harness.results.schema import RunRecord
+from harness.stats import fmt
 
 
 def main(argv=None) -> int:
@@ -84,14 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     orphans.add_argument("--tests", default="benchmarks", help="where the benchmarks live")
     orphans.set_defaults(func=cmd_orphans)
 
-    compare = sub.add_parser("compare", formatter_class=fmt_,
-                             help="compare two run records; exit 1 on a significant regression")
-    compare.add_argument("before", type=Path, help="run record, or a folder with the shard records of one run")
-    compare.add_argument("after", type=Path, help="the same for the run to judge")
-    compare.add_argument("--time-ratio", type=float, default=TIME_RATIO,
-                         help="a timed unit regresses when its median is this many times the old one "
-                              f"(and Mann-Whitney p < {TIME_ALPHA})")
-    compare.set_defaults(func=cmd_compare)
+    compare_ = sub.add_parser("compare", formatter_class=fmt_,
+                              help="compare two run records; exit 1 on a significant regression")
+    compare_.add_argument("before", type=Path, help="run record, or a folder with the shard records of one run")
+    compare_.add_argument("after", type=Path, help="the same for the run to judge")
+    compare_.add_argument("--time-ratio", type=float, default=compare.TIME_RATIO,
+                          help="a timed unit regresses when its median is this many times the old one "
+                               f"(and Mann-Whitney p < {compare.TIME_ALPHA})")
+    compare_.set_defaults(func=cmd_compare)
 
     report_ = sub.add_parser("report", formatter_class=fmt_,
                              help="Markdown + HTML report with plots; merges shards; trends over several runs")
@@ -127,15 +119,15 @@ def cmd_show(args) -> int:
 
 def cmd_diff(args) -> int:
     record = _one_run(args.run)
-    stored_groups = baselines.load_all(args.dir, record["env"]["device_class"])
+    stored_groups = baselines.load_all(args.dir, record.device_class)
     rows = []
-    for test in record["tests"]:
-        stored = stored_groups.get(test["group"], {}).get(test["key"], {}).get("metrics", {})
-        for name, m in test["metrics"].items():
+    for test in record.tests:
+        stored = stored_groups.get(test.group, {}).get(test.key, {}).get("metrics", {})
+        for name, m in test.metrics.items():
             old = stored.get(name)
-            rows.append([test["key"], name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
-                         f"{fmt(m['mean'])} ± {fmt(m['std'])}", fmt(m["mean"] - old["mean"]) if old else "",
-                         "" if test["outcome"] in ("passed", "xfailed") else "not written: test failed"])
+            rows.append([test.key, name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
+                         f"{fmt(m.mean)} ± {fmt(m.std)}", fmt(m.mean - old["mean"]) if old else "",
+                         "" if test.outcome in ("passed", "xfailed") else "not written: test failed"])
     print(tabulate(rows, headers=["entry", "metric", "stored", "run", "change", "note"], disable_numparse=True))
     return 0
 
@@ -156,7 +148,7 @@ def cmd_update(args) -> int:
 
 def _update_from_run(args) -> int:
     record = _one_run(args.from_run)
-    written = baselines.write_records(args.dir, record["env"]["device_class"], record["tests"])
+    written = baselines.write_records(args.dir, record.device_class, record.tests)
     print(update_table(written, Path.cwd()) if written
           else "nothing to write: the run has no passed tests with metrics")
     return 0
@@ -183,28 +175,12 @@ def cmd_orphans(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    before, after = _one_run(args.before), _one_run(args.after)
-    old_tests = {t["key"]: t for t in before["tests"]}
-    rows, regressions = [], 0
-    for test in after["tests"]:
-        old = old_tests.get(test["key"])
-        if old is None:
-            continue
-        for name, m in test["metrics"].items():
-            if name not in old["metrics"]:
-                continue
-            verdict, detail = _compare_metric(old["metrics"][name], m)
-            regressions += verdict == "REGRESSED"
-            rows.append([test["where"], name, fmt(old["metrics"][name]["mean"]), fmt(m["mean"]), detail, verdict])
-        verdict, detail = _compare_time(old.get("time_s"), test.get("time_s"), args.time_ratio)
-        if verdict:
-            regressions += verdict == "SLOWER"
-            rows.append([test["where"], "time_s (median)", fmt(old["time_s"]["median"]), fmt(test["time_s"]["median"]),
-                         detail, verdict])
-    if not rows:
+    changes = compare.compare(_one_run(args.before), _one_run(args.after), args.time_ratio)
+    if not changes:
         print("the two run records share no tests")
         return 0
-    print(tabulate(rows, headers=["phenomenon", "metric", "before", "after", "test", "verdict"], disable_numparse=True))
+    print(tabulate([c.row() for c in changes], headers=compare.HEADERS, disable_numparse=True))
+    regressions = sum(c.regressed for c in changes)
     print(f"{regressions} significant regression(s)")
     return 1 if regressions else 0
 
@@ -216,55 +192,19 @@ def cmd_report(args) -> int:
     if not found:
         print(f"harness: error: no run records in {' '.join(map(str, args.runs))}", file=sys.stderr)
         return 2
-    page = pages.write_report(found, args.out, last=args.last)
+    from harness.reporting import site  # matplotlib: imported only for a report
+
+    page = site.write_report(found, args.out, last=args.last)
     print(f"harness: {len(found)} run record(s) → {page} and {args.out / 'report.md'}")
     return 0
 
 
-def _one_run(path: Path) -> dict:
+def _one_run(path: Path) -> RunRecord:
     """The run in a record file, or in a folder holding the shard records of one run (merged)."""
     found = runs(load_run_records([path]))
     if len(found) != 1:
         raise ValueError(f"{path} holds {len(found)} runs; name one run record (or a folder of one run's shards)")
     return found[0]
-
-
-def _compare_metric(old: dict, new: dict) -> tuple[str, str]:
-    a, b = summarize(old["values"]), summarize(new["values"])
-    spec = Metric(new["direction"], new["abs_tol"])
-    worse, tol = baselines.shortfall(a, b, spec)
-    p = _p_worse(old["values"], new["values"], a, b, spec.direction)
-    detail = f"Δ={fmt(b.mean - a.mean)}, tol {fmt(tol)}" + (f", p={p:.3g}" if p is not None else "")
-    significant = p is None or p < ALPHA
-    return ("REGRESSED" if worse > tol and significant else "ok"), detail
-
-
-def _p_worse(old_values, new_values, a: Summary, b: Summary, direction: str) -> float | None:
-    """One-sided Welch p-value that the new values are worse (None when n < 2 on a side)."""
-    if a.n < 2 or b.n < 2:
-        return None
-    if direction == "higher":
-        return welch_greater(old_values, new_values)
-    if direction == "lower":
-        return welch_greater(new_values, old_values)
-    return 2 * min(welch_greater(old_values, new_values), welch_greater(new_values, old_values))
-
-
-def _compare_time(old: dict | None, new: dict | None, max_ratio: float) -> tuple[str | None, str]:
-    if not old or not new or len(old.get("rounds", [])) < 2 or len(new.get("rounds", [])) < 2:
-        return None, ""
-    p = mann_whitney_greater(new["rounds"], old["rounds"])
-    ratio = new["median"] / old["median"]
-    slower = p < TIME_ALPHA and ratio > max_ratio
-    detail = f"{ratio:.2f}× (limit {max_ratio:g}×), Mann-Whitney p={p:.3g}"
-    if _smallest_p(len(new["rounds"]), len(old["rounds"])) >= TIME_ALPHA:
-        detail += f" (too few rounds ever to reach p < {TIME_ALPHA})"
-    return ("SLOWER" if slower else "ok"), detail
-
-
-def _smallest_p(n: int, m: int) -> float:
-    """The one-sided Mann-Whitney p when every new round is slower than every old one: 1 / C(n+m, n)."""
-    return 1 / math.comb(n + m, n)
 
 
 if __name__ == "__main__":

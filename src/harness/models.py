@@ -1,4 +1,4 @@
-"""The model zoo: MLP, 1-D/2-D CNNs, residual MLP and CNN with switchable skips, autoencoder —
+"""Model definitions: MLP, 1-D/2-D CNNs, residual MLP and CNN with switchable skips, autoencoder —
 and seeded initialisation.
 
 Models are built on the meta device and then initialised from the seed's 'init' stream on the
@@ -166,7 +166,7 @@ def init_(model: nn.Module, generator: torch.Generator, scheme: str = "default",
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             _init_layer(module, generator, scheme, std, zero_bias)
-        elif hasattr(module, "init_from"):  # a layer of our own that knows its init (harness.ops.hat)
+        elif hasattr(module, "init_from"):  # a layer of our own that knows its init (harness.kits.hat)
             module.init_from(generator)
         elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
             nn.init.ones_(module.weight)

@@ -47,3 +47,35 @@ def check_seed_list(seeds) -> list[int]:
     for s in seeds:
         stream_key(s, "init")  # validates the value
     return seeds
+
+
+class SeedGrid:
+    """Conditions × seeds trained as one batch: condition i with seed s trains as the member seed
+    `start + stride·i + s`, so every model draws its own init and order, and the same (condition,
+    seed) always gets the same member whatever else is in the batch.
+
+        grid = SeedGrid(NOISE_LEVELS, seeds, stride=1000)
+        result = train(factory, data, grid.members, cfg.train, device)
+        per_level = grid.split(result.accuracy(x, y))   # {noise: values of its seeds}
+
+    The stride must exceed the largest seed, or two conditions would share a member.
+    """
+
+    def __init__(self, conditions, seeds, *, stride: int, start: int = 0):
+        self.conditions, self.seeds = list(conditions), check_seed_list(seeds)
+        if max(self.seeds) >= stride:
+            raise ValueError(f"seeds {self.seeds} reach the grid's stride {stride}: conditions would share "
+                             f"member seeds; use fewer seeds or a larger stride")
+        self.stride, self.start = stride, start
+
+    @property
+    def members(self) -> list[int]:
+        """Member seeds, condition-major: every seed of the first condition, then the next."""
+        return [self.start + self.stride * i + s for i in range(len(self.conditions)) for s in self.seeds]
+
+    def split(self, values) -> dict:
+        """{condition: its rows} of anything indexed by member along its first axis."""
+        if len(values) != len(self.members):
+            raise ValueError(f"expected one row per member ({len(self.members)}), got {len(values)}")
+        n = len(self.seeds)
+        return {c: values[i * n:(i + 1) * n] for i, c in enumerate(self.conditions)}

@@ -1,2 +1,22 @@
-"""Operations on trained, seed-stacked weights: pruning, weight sharing, quantization, and the
-losses some phenomena train with (distillation). Each works on {name: [S, ...]} stacks."""
+"""General operations on trained, seed-stacked models ({name: [S, ...]} weights or a per-seed
+forward), each usable by any phenomenon:
+
+- `attacks` — FGSM, PGD, sign noise, evolution; adversarial training as a trainer loss.
+- `fooling` — fooling images by gradient ascent and by evolution; distance to the data.
+- `spectral` — layer spectral norms, the Lipschitz bound, local gains, worst directions.
+- `directions` — top-k label purity of units against random directions.
+- `prune`, `weight_sharing`, `quantize`, `storage` — magnitude pruning, k-means sharing, int8,
+  and what a compressed layer costs to store.
+- `distill` — the distillation loss (soft targets at a temperature).
+- `landscape` — Hessian-vector products, top eigenvalues, exact Hessians, lines and planes,
+  filter-normalized directions, ε-sharpness.
+- `agreement` — pairwise disagreement of predictions.
+- `gradient_signal` — gradient variance across targets and per-example SNR.
+- `continual` — task sequences, accuracy-matrix metrics, EWC and replay.
+- `transfer` — copying first layers between networks, frozen or fine-tuned.
+- `lesion` — deleting residual blocks at test time.
+- `pretraining` — greedy layer-wise denoising-autoencoder pretraining.
+- `randomization` — Zhang et al.'s randomized datasets, trained as one batch.
+
+One-paper constructions live in `harness.kits`.
+"""

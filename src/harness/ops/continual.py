@@ -1,5 +1,5 @@
 """Continual learning: task sequences, the accuracy-matrix metrics, sequential training, and two
-of the remedies for forgetting (EWC's Fisher penalty, a replay buffer). HAT is in harness.ops.hat.
+of the remedies for forgetting (EWC's Fisher penalty, a replay buffer). HAT is in harness.kits.hat.
 
 `train_sequence` trains tasks one after another, each from the previous task's weights with a
 fresh optimizer, and asks a strategy for each task's loss and to take note of what was learned

@@ -12,23 +12,28 @@ import math
 
 import numpy as np
 
-from harness import claims
-from harness.claims import Metric, Verdict
+from harness.plugin import verdicts
+from harness.results.schema import Curve, Matrix, Metric, TimeSummary, Verdict
 from harness.stats import NonFiniteMetric, as_values, summarize
 
 
-class ClaimBook:
-    """Per-test record of metrics, claim verdicts, config, curves and timing."""
+class Claim:
+    """Per-test record of metrics, claim verdicts, config, curves, matrices and timing.
 
-    def __init__(self, where: str, tier: str, seeds: list[int]):
+    `config` starts as the test module's tier preset (its `TIERS[tier]`, as the `cfg` fixture
+    gives it), so `record` needs a config only when a test measured something else.
+    """
+
+    def __init__(self, where: str, tier: str, seeds: list[int], config=None):
         self.where, self.tier, self.seeds = where, tier, list(seeds)
         self.metrics: dict[str, np.ndarray] = {}
         self.specs: dict[str, Metric] = {}
         self.verdicts: list[Verdict] = []
-        self.config: dict = {}
-        self.curves: dict = {}
-        self.extras: dict = {}
-        self.time_s: dict | None = None
+        self.config: dict = _as_dict(config) if config is not None else {}
+        self.curves: dict[str, Curve] = {}
+        self.matrices: dict[str, Matrix] = {}
+        self.notes: dict = {}
+        self.time_s: TimeSummary | None = None
 
     # --- recording -------------------------------------------------------------------------
     def record(self, values: dict, specs: dict[str, Metric], config=None, seeds=None) -> None:
@@ -52,15 +57,31 @@ class ClaimBook:
         if seeds is not None:
             self.seeds = [int(x) for x in seeds]
         if config is not None:
-            self.config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+            self.config = _as_dict(config)
 
-    def curve(self, name: str, x, y, *, xlabel: str, ylabel: str) -> None:
-        """A curve for the report (`y` one row per seed, or one row): learning curves, sweeps."""
-        self.curves[name] = {"x": _plain(x), "y": _plain(y), "xlabel": xlabel, "ylabel": ylabel}
+    # --- for the report --------------------------------------------------------------------
+    def curve(self, name: str, x, y, *, xlabel: str, ylabel: str, label: str | None = None,
+              figure: str | None = None) -> None:
+        """A curve for the report (`y` one row per seed, or one row): learning curves, sweeps.
+
+        Curves with the same `figure` share one set of axes (conditions to compare: pruned and
+        fine-tuned, plain and residual), each shown in the legend by its `label`; by default a
+        curve is a figure of its own, named after it.
+        """
+        self.curves[name] = Curve(x=_plain(x), y=_plain(y), xlabel=xlabel, ylabel=ylabel,
+                                  figure=figure or name, label=label)
+
+    def matrix(self, name: str, values, *, rows=None, columns=None, row_label: str = "row",
+               column_label: str = "column", log: bool = False) -> None:
+        """A table of numbers drawn as a heatmap (`values` rows × columns, or seeds × rows ×
+        columns, drawn as the mean over seeds); `rows`/`columns` name its rows and columns, `log`
+        colours it on a log scale (a loss surface spanning decades)."""
+        self.matrices[name] = Matrix(values=_plain(values), rows=_names(rows), columns=_names(columns),
+                                     row_label=row_label, column_label=column_label, log=log)
 
     def note(self, name: str, value) -> None:
-        """Anything else worth keeping in the run record (a matrix, a table), not compared."""
-        self.extras[name] = _plain(value)
+        """Anything else worth keeping in the run record (a count, a list), neither compared nor drawn."""
+        self.notes[name] = _plain(value)
 
     def values(self, metric: str) -> np.ndarray:
         if metric not in self.metrics:
@@ -76,7 +97,7 @@ class ClaimBook:
     def _threshold(self, metric, op, bound):
         if metric not in self.metrics:
             return None  # already failed as non-finite
-        verdict = claims.threshold(self.where, metric, summarize(self.values(metric), metric), op, bound,
+        verdict = verdicts.threshold(self.where, metric, summarize(self.values(metric), metric), op, bound,
                                    strict=self.strict)
         self.verdicts.append(verdict)
         return verdict
@@ -94,18 +115,18 @@ class ClaimBook:
         return self._threshold(metric, "<", bound)
 
     def each_within(self, metric: str, low: float | None = None, high: float | None = None) -> Verdict:
-        verdict = claims.per_seed(self.where, metric, self.values(metric).tolist(), low, high)
+        verdict = verdicts.per_seed(self.where, metric, self.values(metric).tolist(), low, high)
         self.verdicts.append(verdict)
         return verdict
 
     def greater(self, metric_a: str, metric_b: str, margin: float = 0.0, *, paired: bool = False) -> Verdict:
-        verdict = claims.difference(self.where, metric_a, self.values(metric_a).tolist(), metric_b,
+        verdict = verdicts.difference(self.where, metric_a, self.values(metric_a).tolist(), metric_b,
                                     self.values(metric_b).tolist(), margin, paired=paired)
         self.verdicts.append(verdict)
         return verdict
 
     def check(self, name: str, passed: bool, observed: str, expected: str) -> Verdict:
-        verdict = claims.custom(self.where, name, passed, observed, expected)
+        verdict = verdicts.custom(self.where, name, passed, observed, expected)
         self.verdicts.append(verdict)
         return verdict
 
@@ -115,6 +136,14 @@ class ClaimBook:
 
     def failures(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.passed is False]
+
+
+def _as_dict(config) -> dict:
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+
+
+def _names(labels) -> list[str] | None:
+    return None if labels is None else [str(label) for label in labels]
 
 
 def _plain(value):

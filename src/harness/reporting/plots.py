@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.results.schema import Curve
+
 try:
     import matplotlib
 
@@ -30,13 +32,14 @@ def require() -> None:
         raise ValueError("plots need matplotlib: pip install -e '.[plots]' -c constraints.txt")
 
 
-def curves(path: Path, title: str, specs: dict[str, dict], ylabel: str | None = None) -> Path:
-    """Recorded curves on shared axes, one colour each: every seed faint, their mean bold; log
-    axes when values span more than two decades (gradient variance against d, cond against n)."""
+def curves(path: Path, title: str, lines: dict[str, Curve]) -> Path:
+    """The curves of one figure on shared axes, one colour each, labelled by the keys of `lines`:
+    every seed faint, their mean bold; log axes when values span more than two decades (gradient
+    variance against d, cond against n)."""
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
-    for k, (name, spec) in enumerate(specs.items()):
-        x = np.asarray(spec["x"], dtype=float)
-        y = np.atleast_2d(np.asarray(spec["y"], dtype=float))
+    for k, (name, curve) in enumerate(lines.items()):
+        x = np.asarray(nan_for_none(curve.x), dtype=float)
+        y = np.atleast_2d(np.asarray(nan_for_none(curve.y), dtype=float))
         colour = f"C{k % 10}"
         if y.shape[0] > 1:
             for row in y:
@@ -45,23 +48,25 @@ def curves(path: Path, title: str, specs: dict[str, dict], ylabel: str | None = 
         # a "mean" of the one seed still running.
         seeds = f"mean of {y.shape[0]} seeds" if y.shape[0] > 1 else None
         ax.plot(x, y.mean(axis=0), color=colour, linewidth=2.2, marker="o" if len(x) <= 12 else None,
-                label=(f"{name}" + (f" ({seeds})" if seeds else "")) if len(specs) > 1 else seeds)
+                label=(f"{name}" + (f" ({seeds})" if seeds else "")) if len(lines) > 1 else seeds)
         _log_if_wide(ax, x, "x")
         _log_if_wide(ax, y, "y")
-    first = next(iter(specs.values()))
-    ax.set(xlabel=first.get("xlabel", ""), ylabel=first.get("ylabel", "") if ylabel is None else ylabel)
+    first = next(iter(lines.values()))
+    ax.set(xlabel=first.xlabel, ylabel=first.ylabel)
     if ax.get_legend_handles_labels()[1]:
         ax.legend(frameon=False, fontsize=7)
     return _save(fig, ax, title, path)
 
 
 def matrix(path: Path, title: str, values: np.ndarray, rows: list[str] | None = None,
-           columns: list[str] | None = None, *, ylabel: str = "row", xlabel: str = "column") -> Path:
-    """A heatmap with the value in each cell (accuracy after task i on task j, transfer error)."""
+           columns: list[str] | None = None, *, ylabel: str = "row", xlabel: str = "column",
+           log: bool = False) -> Path:
+    """A heatmap with the value in each cell (accuracy after task i on task j, transfer error);
+    `log` colours on a log scale (a loss surface's basin spans decades)."""
     n_rows, n_cols = values.shape
     fig, ax = plt.subplots(figsize=(min(1.2 + 0.75 * n_cols, 7.5), min(1.0 + 0.6 * n_rows, 6.0)))
     finite = values[np.isfinite(values)]
-    wide = finite.size and finite.min() > 0 and finite.max() / finite.min() > 100  # a loss surface's basin
+    wide = bool(log and finite.size and finite.min() > 0)  # LogNorm needs positive values
     image = ax.imshow(values, cmap="viridis", aspect="auto", norm=LogNorm() if wide else None)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="log scale" if wide else None)
     if n_rows * n_cols <= 100:
@@ -108,6 +113,13 @@ def _log_if_wide(ax, values: np.ndarray, axis: str) -> None:
     finite = values[np.isfinite(values)]
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+
+
+def nan_for_none(value):
+    """JSON keeps a non-finite number as null; back to NaN for arrays."""
+    if isinstance(value, list):
+        return [nan_for_none(v) for v in value]
+    return np.nan if value is None else value
 
 
 def _save(fig, ax, title: str, path: Path, *, suptitle: bool = False, grid: bool = True) -> Path:

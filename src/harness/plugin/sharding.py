@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from harness.records import load_run_records
+from harness.results.runs import load_run_records
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -56,6 +56,6 @@ def split(nodeids: list[str], n: int, durations: dict[str, float] | None = None)
 def durations_from(path: Path) -> dict[str, float]:
     """Per-test seconds from a run record, or from every record in a directory (newest wins)."""
     durations: dict[str, float] = {}
-    for record in sorted(load_run_records([Path(path)]), key=lambda r: r["created"]):
-        durations.update(record.get("durations", {}))
+    for record in sorted(load_run_records([Path(path)]), key=lambda r: r.created):
+        durations.update(record.durations)
     return durations

@@ -7,6 +7,7 @@ file, the key and the line, and the plugin turns that into a usage error.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import math
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.claims import DIRECTIONS, Metric, Verdict
+from harness.results.schema import DIRECTIONS, Metric, TestRecord, Verdict
 from harness.stats import Summary, fmt, regression_tolerance, summarize
 
 SCHEMA = 1
@@ -148,23 +149,23 @@ def _compare_metric(where: str, name: str, base: Summary, new: Summary, metric: 
     return Verdict("baseline", name, not regressed, sentence, name)
 
 
-def make_entry(record: dict) -> dict:
-    """A baseline entry from a test's result record (see plugin.TestRecord)."""
+def make_entry(record: TestRecord) -> dict:
+    """A baseline entry from a test's record: its provenance, seeds, metrics and unit time."""
     entry = {
-        "recorded": record["recorded"],
-        "seeds": list(record["seeds"]),
+        "recorded": dataclasses.asdict(record.recorded),
+        "seeds": list(record.seeds),
         "metrics": {
             name: {
-                "direction": m["direction"],
-                "mean": _round(m["mean"]), "std": _round(m["std"]),
-                "values": [_round(v) for v in m["values"]],
-                "abs_tol": m["abs_tol"],
+                "direction": m.direction,
+                "mean": _round(m.mean), "std": _round(m.std),
+                "values": [_round(v) for v in m.values],
+                "abs_tol": m.abs_tol,
             }
-            for name, m in record["metrics"].items()
+            for name, m in record.metrics.items()
         },
     }
-    if record.get("time_s"):
-        entry["time_s"] = {k: _round(record["time_s"][k]) for k in ("median", "iqr")}
+    if record.time_s:
+        entry["time_s"] = {"median": _round(record.time_s.median), "iqr": _round(record.time_s.iqr)}
     return entry
 
 
@@ -207,14 +208,14 @@ def _locked(path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def write_records(root: Path, device_class: str, records: list[dict]) -> list[tuple]:
+def write_records(root: Path, device_class: str, records: list[TestRecord]) -> list[tuple]:
     """Write the entries of every passed (or expectedly failing: xfail) test record, grouped by group
     file — a claim that broke unexpectedly is not a baseline to keep. Returns (path, key, before,
     after) for each entry written."""
     by_file: dict[Path, dict] = {}
     for rec in records:
-        if rec["outcome"] in ("passed", "xfailed") and rec["metrics"]:
-            by_file.setdefault(group_path(root, device_class, rec["group"]), {})[rec["key"]] = make_entry(rec)
+        if rec.outcome in ("passed", "xfailed") and rec.metrics:
+            by_file.setdefault(group_path(root, device_class, rec.group), {})[rec.key] = make_entry(rec)
     written = []
     for path, entries in sorted(by_file.items()):
         before = write_entries(path, device_class, entries)

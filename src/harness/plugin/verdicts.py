@@ -1,4 +1,4 @@
-"""Claim checks: a paper's quantitative statement tested on per-seed values, as a sentence.
+"""Claim verdicts: a paper's quantitative statement tested on per-seed values, as a sentence.
 
 Each check returns a Verdict. Verdicts never raise; the plugin gathers them and fails the test
 once, with every failing sentence, so one run shows all the claims that broke.
@@ -6,38 +6,10 @@ once, with every failing sentence, so one run shows all the claims that broke.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from harness.results.schema import Verdict
 from harness.stats import Summary, fmt, paired_greater, welch_greater
 
-DIRECTIONS = ("higher", "lower", "target")
 MIN_N_FOR_TEST = 5  # below this many seeds a one-sided test has too little power to be a gate
-
-
-@dataclass(frozen=True)
-class Metric:
-    """How a metric is judged against its baseline: which way is better, and the smallest tolerance."""
-
-    direction: str
-    abs_tol: float
-    timing: bool = False  # derived from wall time: a baseline regression warns, never fails (noisy hosts)
-
-    def __post_init__(self):
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"unknown direction {self.direction!r}; use one of {', '.join(DIRECTIONS)}")
-        if not self.abs_tol >= 0:
-            raise ValueError(f"abs_tol must be ≥ 0, got {self.abs_tol!r}")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Outcome of one check. passed=None means the check did not run (the sentence says why)."""
-
-    kind: str  # "claim" or "baseline"
-    name: str
-    passed: bool | None
-    sentence: str
-    metric: str | None = None  # the one metric the check is about, for the table; None if several
 
 
 def threshold(where: str, metric: str, summary: Summary, op: str, bound: float, *, strict: bool) -> Verdict:

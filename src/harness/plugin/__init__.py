@@ -1,0 +1,227 @@
+"""The pytest plugin: options, markers, the baseline check after each test, and the session's outputs.
+
+Loaded by the root conftest.py (`pytest_plugins = ["harness.plugin"]`). A benchmark test asks for
+`claim` (records metrics and claims), `cfg` (its tier's config), `bench` (times a unit),
+`device`, `tier` and `seeds` (`harness.plugin.fixtures`). After the test body returns, the plugin
+compares the metrics with the stored baseline for this device class and fails the test once with
+every failing sentence. Reporting modules are imported only when a session has something to show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.plugin import sharding
+from harness.plugin.fixtures import CLAIM
+from harness.plugin.identity import GROUPS, folder_group
+from harness.plugin.outcome import check_baseline, record_of
+from harness.plugin.session import RECORD_KEY, SESSION, HarnessSession, from_options
+from harness.results import baselines
+from harness.results.runs import utc_now, write_run_record
+from harness.results.schema import RunRecord, Verdict
+
+pytest_plugins = ["harness.plugin.fixtures"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, got {text!r}")
+    return value
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("harness", "deep-learning phenomena harness")
+    group.addoption("--device", default="cpu", metavar="{auto,cpu,cuda,cuda:N,mps}",
+                    help="device to train on; an absent device is a usage error (default: %(default)s)")
+    group.addoption("--tier", default="smoke", choices=("smoke", "full"),
+                    help="smoke: minutes on 2 CPU cores; full: paper-closer sizes, more seeds (default: %(default)s)")
+    group.addoption("--seeds", type=_positive_int, default=None, metavar="N",
+                    help="seeds per phenomenon, overriding the tier's count (default: smoke 3, full 5)")
+    group.addoption("--update-baselines", action="store_true", default=False,
+                    help="rewrite the baselines of the selected tests for this device class "
+                         "(default: off; never in CI)")
+    group.addoption("--require-baselines", action="store_true", default=False,
+                    help="fail a test whose baseline is missing instead of skipping the check (default: off)")
+    group.addoption("--results-dir", default=".harness/runs", metavar="DIR",
+                    help="where the run record JSON and Markdown summary go (default: %(default)s)")
+    group.addoption("--baselines-dir", default="baselines", metavar="DIR",
+                    help="root of the YAML baseline store, relative to the rootdir (default: %(default)s)")
+    group.addoption("--shard", default=None, metavar="I/N",
+                    help="run only the I-th of N disjoint parts of the suite (split by test file, balanced "
+                         "by --shard-durations); the N run records merge with `harness report`")
+    group.addoption("--shard-durations", default=None, metavar="RUN",
+                    help="a run record (or a directory of them) whose test durations balance --shard")
+    group.addoption("--plots", action="store_true", default=False,
+                    help="also write the HTML report with each phenomenon's curves as PNGs next to the run record")
+    group.addoption("--progress", default="auto", choices=("auto", "on", "off"),
+                    help="one line per finished phenomenon test; auto: on a terminal, off under CI "
+                         "(default: %(default)s)")
+
+
+def pytest_configure(config):
+    for name, about in GROUPS.items():
+        config.addinivalue_line("markers", f"{name}: {about}")
+    config.addinivalue_line("markers", "full_only: runs only with --tier full")
+    config.addinivalue_line("markers", "gpu_only: runs only with --device cuda")
+    config.addinivalue_line("markers", "timing: claims on wall time; skipped under xdist (-n), which shares the cores")
+    if config.option.help or config.option.version:
+        return
+    session = from_options(config)
+    # Denormal floats make CPU elementwise ops (Adam's second moment) several times slower;
+    # flushing them changes values below 1e-38 only.
+    torch.set_flush_denormal(True)
+    config.stash[SESSION] = session
+    config.pluginmanager.register(session, "harness-session")
+
+
+def pytest_unconfigure(config):
+    session = config.stash.get(SESSION, None)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+
+
+def pytest_report_header(config):
+    s = config.stash.get(SESSION, None)
+    if s is not None:
+        return [f"harness: device {s.device} (class {s.device_class}), tier {s.tier}, {s.n_seeds} seeds"
+                + (", updating baselines" if s.update else "")]
+    return None
+
+
+def pytest_itemcollected(item):
+    """A test under benchmarks/<group>/ carries its group's marker, so `-m <group>` selects it."""
+    group = folder_group(item)
+    if group and not any(m.name in GROUPS for m in item.iter_markers()):
+        item.add_marker(getattr(pytest.mark, group))
+
+
+@pytest.hookimpl(trylast=True)  # shard what -k / -m left selected, so shards stay balanced
+def pytest_collection_modifyitems(config, items):
+    s = config.stash.get(SESSION, None)
+    if s is None:
+        return
+    if s.shard:
+        _keep_shard(config, items)
+    for item in items:
+        if item.get_closest_marker("full_only") and s.tier != "full":
+            item.add_marker(pytest.mark.skip(reason="needs --tier full"))
+        if item.get_closest_marker("gpu_only") and s.device.type != "cuda":
+            item.add_marker(pytest.mark.skip(reason="needs --device cuda"))
+        if item.get_closest_marker("timing") and hasattr(config, "workerinput"):
+            item.add_marker(pytest.mark.skip(reason="timing claims need the cores to themselves: run without -n"))
+
+
+def _keep_shard(config, items) -> None:
+    try:
+        index, count = sharding.parse_shard(config.option.shard)
+        durations = (sharding.durations_from(Path(config.rootpath) / config.option.shard_durations)
+                     if config.option.shard_durations else {})
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from err
+    keep = set(sharding.split([item.nodeid for item in items], count, durations)[index - 1])
+    config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in keep])
+    items[:] = [item for item in items if item.nodeid in keep]
+
+
+# --- the baseline check and the record, after each test body --------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        result = yield
+    except BaseException:
+        _attach_record(item, [])
+        raise
+    claim = item.stash.get(CLAIM, None)
+    if claim is None:
+        return result
+    if claim.metrics and not claim.claim_verdicts():
+        claim.check("states a claim", False, "metrics recorded but no claim checked",
+                    "a benchmark to state what the paper claims (claim.at_least, claim.greater, ...)")
+    baseline_verdicts = check_baseline(item, item.config.stash[SESSION], claim)
+    _attach_record(item, baseline_verdicts)
+    failures = [v.sentence for v in claim.failures() + baseline_verdicts if v.passed is False]
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)
+    return result
+
+
+def _attach_record(item, extra_verdicts: list[Verdict]) -> None:
+    """Hand the test's record to the controller through the report (works under xdist too)."""
+    claim = item.stash.get(CLAIM, None)
+    if claim is not None:
+        record = record_of(item, item.config.stash[SESSION], claim, extra_verdicts)
+        item.user_properties.append((RECORD_KEY, record.to_json()))
+
+
+@pytest.hookimpl
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    s = config.stash.get(SESSION, None)
+    if s is None or hasattr(config, "workerinput"):
+        return  # xdist workers leave writing to the controller
+    if s.update:
+        try:
+            s.written = baselines.write_records(s.baselines_dir, s.device_class, s.records)
+        except baselines.BaselineError as err:  # changed on disk during the run
+            s.errors.append(f"baselines not updated: {err}")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+    if s.records:
+        from harness.reporting.terminal import markdown_summary
+
+        record = _run_record(config, s)
+        path = write_run_record(s.results_dir, record)
+        summary = markdown_summary(record)
+        path.with_suffix(".md").write_text(summary, encoding="utf-8")
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as out:
+                out.write(summary)
+        s.outputs = [path, path.with_suffix(".md")]
+        if s.plots:
+            from harness.reporting import site  # matplotlib: only when asked for
+
+            s.outputs.append(site.write_report([record], path.with_suffix("")))
+
+
+def _run_record(config, s: HarnessSession) -> RunRecord:
+    counts = {"passed": 0, "failed": 0, "xfailed": 0}
+    for rec in s.records:
+        counts[rec.outcome if rec.outcome in counts else "failed"] += 1
+    return RunRecord(
+        created=utc_now(), git=s.git, env=s.env, tier=s.tier, n_seeds=s.n_seeds,
+        args=list(config.invocation_params.args), counts=counts,
+        run_id=os.environ.get("HARNESS_RUN_ID") or None, shard=s.shard,
+        tests=sorted(s.records, key=lambda r: r.nodeid),
+        durations={nodeid: round(seconds, 3) for nodeid, seconds in sorted(s.durations.items())},
+    )
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    s = config.stash.get(SESSION, None)
+    if s is None:
+        return
+    tr = terminalreporter
+    for error in s.errors:
+        tr.write_line(f"harness: error: {error}", red=True)
+    if not s.records:
+        return
+    from harness.reporting import terminal
+
+    tr.write_sep("=", f"deep-learning phenomena ({s.device_class}, tier {s.tier})")
+    tr.write_line(terminal.terminal_table(sorted(s.records, key=lambda r: r.nodeid)))
+    for line in terminal.slow_tests(s.records):
+        tr.write_line(f"warning: slower than baseline: {line}", yellow=True)
+    if s.written:
+        tr.write_sep("-", "baselines updated (before → after)")
+        tr.write_line(terminal.update_table(s.written, Path(config.rootpath)))
+    for path in s.outputs:
+        tr.write_line(f"harness: wrote {path}")

@@ -1,0 +1,114 @@
+"""What a person reads in the terminal and in a CI job summary: the verdict table, one progress
+line per finished test, the slow-test warnings, the Markdown summary and the before → after
+table of a baseline update."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tabulate import tabulate
+
+from harness.results.schema import RunRecord, TestRecord, Verdict
+from harness.stats import fmt
+
+SLOW_RATIO = 1.5  # time ratio to the baseline past which the table warns (never fails: shared machines)
+HEADERS = ["phenomenon", "metric", "value (mean ± 95% CI)", "claim", "baseline", "verdict", "time"]
+
+
+def table_rows(tests: list[TestRecord]) -> list[list[str]]:
+    rows = []
+    for test in tests:
+        time_cell = _time_cell(test)
+        for name, m in test.metrics.items():
+            mine = [v for v in test.verdicts if v.metric == name]
+            claim = "; ".join(f"{v.name} {_label(v)}" for v in mine if v.kind == "claim") or "—"
+            base = [v for v in mine if v.kind == "baseline"]
+            baseline = (f"{fmt(m.baseline_mean)} {_label(base[0])}" if base and m.baseline_mean is not None
+                        else "none" if not base else _label(base[0]))
+            verdict = "xfail (expected)" if test.outcome == "xfailed" else _overall(mine)
+            rows.append([test.where, name, f"{fmt(m.mean)} ± {fmt(m.ci95)}", claim, baseline, verdict, time_cell])
+            time_cell = ""
+        for v in test.verdicts:
+            if v.metric is None or v.metric not in test.metrics:
+                rows.append([test.where, v.metric or "—", "", f"{v.name} {_label(v)}", "", _overall([v]), ""])
+    return rows
+
+
+def _label(v: Verdict) -> str:
+    return {True: "ok", False: "FAIL", None: "skipped"}[v.passed]
+
+
+def _overall(verdicts: list[Verdict]) -> str:
+    if any(v.passed is False for v in verdicts):
+        return "FAIL"
+    return "ok" if verdicts else "—"
+
+
+def _time_cell(test: TestRecord) -> str:
+    if not test.time_s:
+        return "—"
+    cell = f"{fmt(test.time_s.median)} s"
+    if test.baseline_time_s:
+        ratio = test.time_s.median / test.baseline_time_s
+        cell += f" ({ratio:.2f}×{' SLOW' if ratio > SLOW_RATIO else ''})"
+    return cell
+
+
+def progress_line(record: TestRecord, seconds: float) -> str:
+    """'harness: ok   memorization/random_labels::...  train_acc 1.000, test_acc 0.089  (4.2 s)'."""
+    verdict = {"passed": "ok", "xfailed": "xfail"}.get(record.outcome, "FAIL")
+    metrics = ", ".join(f"{name} {fmt(m.mean)}" for name, m in list(record.metrics.items())[:4])
+    more = len(record.metrics) - 4
+    return (f"harness: {verdict:5} {record.where}  {metrics}{f' (+{more} more)' if more > 0 else ''}"
+            f"  ({seconds:.1f} s)")
+
+
+def slow_tests(tests: list[TestRecord]) -> list[str]:
+    """Sentences for tests past SLOW_RATIO of their baseline time (a warning, never a failure)."""
+    out = []
+    for t in tests:
+        if t.time_s and t.baseline_time_s and t.time_s.median > SLOW_RATIO * t.baseline_time_s:
+            out.append(f"{t.where}: {fmt(t.time_s.median)} s vs baseline {fmt(t.baseline_time_s)} s "
+                       f"({t.time_s.median / t.baseline_time_s:.2f}×); confirm with `harness compare`")
+    return out
+
+
+def failures(tests: list[TestRecord]) -> list[str]:
+    return [v.sentence for t in tests for v in t.verdicts if v.passed is False]
+
+
+def terminal_table(tests: list[TestRecord]) -> str:
+    return tabulate(table_rows(tests), headers=HEADERS, tablefmt="simple", disable_numparse=True)
+
+
+def markdown_summary(record: RunRecord) -> str:
+    tests, counts, env = record.tests, record.counts, record.env
+    lines = [
+        (f"## Deep-learning phenomena: {counts['failed']} failed, {counts['passed']} passed, "
+         f"{counts['xfailed']} expected failures"),
+        "",
+        (f"Device class `{env['device_class']}` · tier `{record.tier}` · commit `{record.git.commit}`"
+         f"{' (dirty)' if record.git.dirty else ''} · torch {env['torch']} · {record.created}"),
+        "",
+        (tabulate(table_rows(tests), headers=HEADERS, tablefmt="github", disable_numparse=True)
+         if tests else "_no phenomena ran_"),
+    ]
+    failed = failures(tests)
+    if failed:
+        lines += ["", "### Failures", ""] + [f"- {s}" for s in failed]
+    slow = slow_tests(tests)
+    if slow:
+        lines += ["", "### Slower than baseline (not a failure)", ""] + [f"- {s}" for s in slow]
+    return "\n".join(lines) + "\n"
+
+
+def update_table(written: list[tuple], root: Path | None = None) -> str:
+    """Before → after of each metric of each baseline entry written by an update."""
+    rows = []
+    for path, key, before, after in written:
+        path = path.relative_to(root) if root and path.is_relative_to(root) else path
+        for name, m in after["metrics"].items():
+            old = (before or {}).get("metrics", {}).get(name)
+            rows.append([str(path), key, name, f"{fmt(old['mean'])} ± {fmt(old['std'])}" if old else "(new)",
+                         f"{fmt(m['mean'])} ± {fmt(m['std'])}"])
+    return tabulate(rows, headers=["file", "entry", "metric", "before", "after"], disable_numparse=True)
