@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.data import load_dataset
+from harness.kits.hat import HATLoss, HATNet, HATStrategy, with_task_id
 from harness.models import mlp
 from harness.ops.continual import (
     EWC,
@@ -21,7 +22,6 @@ from harness.ops.continual import (
     task_accuracy,
     train_sequence,
 )
-from harness.kits.hat import HATLoss, HATNet, HATStrategy, with_task_id
 from harness.train import TrainConfig, TrainData, train
 
 R3 = torch.tensor([[0.9, 0.1, 0.1],

@@ -6,9 +6,10 @@ import torch
 from torch import nn
 
 from harness.data import hypercube, load_dataset, make_digit_tuples, make_pwl_curves, pwl_matrix
-from harness.models import build, mlp
 from harness.kits.conditioning import conv_on_whitened_patches, patches, whitened_patches
 from harness.kits.decomposition import ParityHinge, TupleParityNet, tuple_accuracy
+from harness.kits.step_functions import FloorLinear, smooth_floor, straight_through_floor
+from harness.models import build, mlp
 from harness.ops.gradient_signal import (
     chunk_mean_gradients,
     flat,
@@ -16,7 +17,6 @@ from harness.ops.gradient_signal import (
     target_gradients,
     variance_across_targets,
 )
-from harness.kits.step_functions import FloorLinear, smooth_floor, straight_through_floor
 
 
 def test_hypercube_lists_every_sign_vector_once():

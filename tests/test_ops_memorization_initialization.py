@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from harness.data import load_dataset
+from harness.kits.construction import fit_any_labels
 from harness.models import Autoencoder, mlp
 from harness.ops.agreement import disagreement_matrix, mean_disagreement
-from harness.kits.construction import fit_any_labels
 from harness.ops.pretraining import Denoising, pretrain_stack
 from harness.ops.randomization import CONDITIONS, condition_data
 from harness.ops.transfer import PartlyFrozen, first_layers

@@ -8,8 +8,8 @@ import yaml
 from fake_records import phenomenon_record, run_record, write
 
 from harness import cli
-from harness.results.runs import load_run_record
 from harness.reporting import site
+from harness.results.runs import load_run_record
 from harness.results.schema import Curve, Matrix
 
 pytest.importorskip("matplotlib")

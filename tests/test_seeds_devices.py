@@ -62,3 +62,19 @@ def test_describe_has_the_comparability_facts():
     facts = devices.describe(torch.device("cpu"))
     assert {"torch", "python", "cpu", "threads", "device_class"} <= facts.keys()
     assert isinstance(facts["torch"], str) and type(facts["torch"]) is str  # plain str: YAML/JSON safe
+
+
+def test_seed_grid_members_and_split():
+    from harness.seeds import SeedGrid
+
+    grid = SeedGrid(("a", "b", "c"), [0, 1], stride=1000, start=5)
+    assert grid.members == [5, 6, 1005, 1006, 2005, 2006]
+    values = np.arange(6) * 10
+    parts = grid.split(values)
+    assert list(parts) == ["a", "b", "c"] and parts["b"].tolist() == [20, 30]
+    parts["c"][:] = -1  # rows are views: a condition's rows can be written in place
+    assert values.tolist() == [0, 10, 20, 30, -1, -1]
+    with pytest.raises(ValueError, match="one row per member"):
+        grid.split(values[:5])
+    with pytest.raises(ValueError, match="reach the grid's stride"):
+        SeedGrid(("a", "b"), [0, 100], stride=100)

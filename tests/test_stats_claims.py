@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from harness.plugin import verdicts
 from harness import Metric
+from harness.plugin import verdicts
 from harness.stats import (
     NonFiniteMetric,
     Summary,

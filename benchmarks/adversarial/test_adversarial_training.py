@@ -31,8 +31,6 @@ from harness.seeds import torch_generator
 from harness.train import TrainData, train
 from harness.trained_models import RECIPES, trained
 
-pytestmark = pytest.mark.adversarial
-
 EPS = 0.1
 ATTACKS = {"fgsm": AdversarialTraining(eps=EPS), "pgd-5": AdversarialTraining(eps=EPS, steps=5)}
 
@@ -78,10 +76,9 @@ METRICS = {
 # PGD-5 training costs ~2.5× FGSM training (9 s for 3 seeds): full tier only, to keep the smoke
 # phenomenon within 15 s; tests/test_ops_attacks.py trains with PGD in every run.
 @pytest.mark.parametrize("attack", [pytest.param(a, marks=pytest.mark.full_only) if a != "fgsm" else a for a in ATTACKS])
-def test_adversarial_training_buys_robustness(attack, claim, device, tier, seeds):
+def test_adversarial_training_buys_robustness(cfg, attack, claim, device, tier, seeds):
     """FGSM error after ≤ 0.55 × before (smoke) / drop ≥ 0.3 (full, 60 epochs); clean drop ≤ 0.03."""
-    cfg = TIERS[tier]
-    claim.record(run(cfg, ATTACKS[attack], device, seeds), METRICS, config=cfg)
+    claim.record(run(cfg, ATTACKS[attack], device, seeds), METRICS)
     if tier == "full":
         claim.at_least("error_drop", 0.3)
     else:

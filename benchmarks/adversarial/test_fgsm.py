@@ -29,8 +29,6 @@ from harness.ops.attacks import error_and_confidence, fgsm, fgsm_vs_noise, pgd
 from harness.seeds import torch_generator
 from harness.trained_models import trained
 
-pytestmark = pytest.mark.adversarial
-
 EPSILONS = (0.05, 0.1, 0.15, 0.2, 0.25)  # L∞ radius, pixel range [0, 1]
 
 
@@ -59,8 +57,8 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def attacked(device, tier, seeds):
-    return run(TIERS[tier], device, seeds)
+def attacked(device, cfg, seeds):
+    return run(cfg, device, seeds)
 
 
 METRICS = {
@@ -72,9 +70,9 @@ METRICS = {
 
 
 @pytest.mark.parametrize("eps", [0.1, 0.2], ids=lambda e: f"eps={e}")
-def test_fgsm_flips_predictions(attacked, eps, claim, tier):
+def test_fgsm_flips_predictions(attacked, eps, claim):
     """ε=0.1: error ≥ 0.4 and ≥ 0.35 above noise; ε=0.2: error ≥ 0.9, confidently wrong (≥ 0.8)."""
-    claim.record(attacked[eps], METRICS, config=TIERS[tier])
+    claim.record(attacked[eps], METRICS)
     if eps == 0.1:
         claim.at_least("fgsm_error", 0.4)
         claim.at_least("fgsm_minus_noise", 0.35)
@@ -83,29 +81,30 @@ def test_fgsm_flips_predictions(attacked, eps, claim, tier):
         claim.at_least("wrong_confidence", 0.8)
 
 
-def test_error_grows_with_eps_and_pgd_is_stronger(attacked, claim, tier, seeds):
+def test_error_grows_with_eps_and_pgd_is_stronger(attacked, claim, cfg, seeds):
     """FGSM error is non-decreasing in ε for every seed; PGD error ≥ FGSM error − 0.01."""
     curve = np.stack([attacked[eps]["fgsm_error"] for eps in EPSILONS], axis=1)  # [seeds, ε]
-    eps = TIERS[tier].pgd_eps
+    eps = cfg.pgd_eps
     claim.record({"pgd_error": attacked["pgd_error"], "pgd_minus_fgsm": attacked["pgd_error"] - attacked[eps]["fgsm_error"],
                   "clean_error": attacked["clean_error"]},
                  {"pgd_error": Metric("higher", abs_tol=0.03), "pgd_minus_fgsm": Metric("higher", abs_tol=0.03),
-                  "clean_error": Metric("lower", abs_tol=0.01)}, config=TIERS[tier])
+                  "clean_error": Metric("lower", abs_tol=0.01)})
     steps = np.diff(curve, axis=1)
     claim.check("monotone_in_eps", bool((steps >= 0).all()), f"smallest step {steps.min():+.3f}", "every step ≥ 0")
     claim.at_least("pgd_minus_fgsm", -0.01)
-    claim.curve("fgsm_error_vs_eps", EPSILONS, curve, xlabel="ε (L∞, pixel range 1)", ylabel="test error under FGSM")
-    claim.curve("noise_error_vs_eps", EPSILONS, np.stack([attacked[e]["noise_error"] for e in EPSILONS], axis=1),
-                xlabel="ε (L∞, pixel range 1)", ylabel="test error under ±ε noise")
+    noise = np.stack([attacked[e]["noise_error"] for e in EPSILONS], axis=1)
+    for name, errors in (("FGSM", curve), ("±ε sign noise", noise)):
+        claim.curve(f"error_vs_eps ({name})", EPSILONS, errors, label=name, figure="test error against ε",
+                    xlabel="ε (L∞, pixel range 1)", ylabel="test error")
 
 
-def test_fgsm_time(bench, claim, device, tier, seeds):
+def test_fgsm_time(bench, claim, device, cfg, seeds):
     """Times FGSM on the whole test set, every seed at once (model trained beforehand)."""
     digits = load_dataset("digits", device)
-    result = trained(TIERS[tier].recipe, device, seeds)
+    result = trained(cfg.recipe, device, seeds)
     model = lambda x: result.forward(x, per_seed=True)
     x = digits.x_test.expand(len(seeds), *digits.x_test.shape)
     adv = bench(lambda: fgsm(model, x, digits.y_test, 0.1))
     moved = (adv - x).abs().amax(dim=(1, 2)).cpu().numpy()
-    claim.record({"max_perturbation": moved}, {"max_perturbation": Metric("target", abs_tol=1e-6)}, config=TIERS[tier])
+    claim.record({"max_perturbation": moved}, {"max_perturbation": Metric("target", abs_tol=1e-6)})
     claim.each_within("max_perturbation", high=0.1 + 1e-6)  # never leaves the ε-ball

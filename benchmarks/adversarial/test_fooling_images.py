@@ -36,8 +36,6 @@ from harness.ops.fooling import evolved_fooling, gradient_fooling, nearest_dista
 from harness.seeds import torch_generator
 from harness.trained_models import trained
 
-pytestmark = pytest.mark.adversarial
-
 CLASSES = 10
 CONFIDENT, NEAR_CERTAIN = 0.99, 0.9999
 
@@ -65,8 +63,8 @@ def start_images(cfg: Config, seeds: list[int], dim: int, device) -> tuple[torch
 
 
 @pytest.fixture(scope="module")
-def fooled(device, tier, seeds):
-    cfg, digits = TIERS[tier], load_dataset("digits", device)
+def fooled(device, cfg, seeds):
+    digits = load_dataset("digits", device)
     result = trained(cfg.recipe, device, seeds)
     model = lambda v: result.forward(v, per_seed=True)
     targets, x0 = start_images(cfg, seeds, digits.x.shape[1], device)
@@ -78,11 +76,11 @@ def fooled(device, tier, seeds):
             "evolved_p": evolved_p, "test_max_distance": float(nearest_distance(digits.x_test, digits.x).max())}
 
 
-def test_gradient_fooling_images_are_confident_and_far(fooled, claim, device, tier, seeds):
+def test_gradient_fooling_images_are_confident_and_far(fooled, claim, device, cfg, seeds):
     """Every class and start: p ≥ 0.99 within 100 steps, ≥ 0.9999 within 150; all far from the data."""
     digits = load_dataset("digits", device)
     images, targets = fooled["images"], fooled["targets"]
-    others = {"other_seed": trained(TIERS[tier].recipe, device, [100 + s for s in seeds]), "cnn": trained("digits-cnn", device, seeds)}
+    others = {"other_seed": trained(cfg.recipe, device, [100 + s for s in seeds]), "cnn": trained("digits-cnn", device, seeds)}
     agree = {f"agreement_{name}": (r.forward(images, per_seed=True).argmax(-1) == targets).float().mean(1)
              for name, r in others.items()}
     nearest = torch.cdist(images.reshape(-1, images.shape[-1]), digits.x).argmin(-1).view(len(seeds), -1)
@@ -95,14 +93,14 @@ def test_gradient_fooling_images_are_confident_and_far(fooled, claim, device, ti
     specs = {"worst_steps_to_099": Metric("lower", abs_tol=10), "worst_steps_to_09999": Metric("lower", abs_tol=10),
              "median_steps_to_099": Metric("lower", abs_tol=5), "distance_margin": Metric("higher", abs_tol=0.2),
              **{name: Metric("target", abs_tol=0.15) for name in agree}}
-    claim.record({k: v.cpu().numpy() for k, v in values.items()}, specs, config=TIERS[tier])
+    claim.record({k: v.cpu().numpy() for k, v in values.items()}, specs)
     claim.each_within("worst_steps_to_099", high=100)
     claim.each_within("worst_steps_to_09999", high=150)
     claim.each_within("distance_margin", low=0.0)  # nearest-train distance: fooling min > test max
     claim.note("test_max_distance", fooled["test_max_distance"])
 
 
-def test_evolved_fooling_images(fooled, claim, device, tier):
+def test_evolved_fooling_images(fooled, claim, device):
     """Without gradients, (1+λ) evolution still gets ≥ 90% of the images to p ≥ 0.99, far from the data."""
     digits = load_dataset("digits", device)
     values = {"evolved_fraction_099": (fooled["evolved_p"] >= CONFIDENT).float().mean(1),
@@ -110,31 +108,29 @@ def test_evolved_fooling_images(fooled, claim, device, tier):
               - fooled["test_max_distance"]}
     claim.record({k: v.cpu().numpy() for k, v in values.items()},
                  {"evolved_fraction_099": Metric("higher", abs_tol=0.05),
-                  "evolved_distance_margin": Metric("higher", abs_tol=0.2)}, config=TIERS[tier])
+                  "evolved_distance_margin": Metric("higher", abs_tol=0.2)})
     claim.at_least("evolved_fraction_099", 0.9)
     claim.each_within("evolved_distance_margin", low=0.0)
 
 
-def test_uniform_noise_is_rubbish_class(fooled, claim, device, tier, seeds):
+def test_uniform_noise_is_rubbish_class(fooled, claim, device, cfg, seeds):
     """Uniform noise: max-softmax > 0.5 on ≥ 75% of inputs and > 0.9 on ≥ 30%."""
-    cfg = TIERS[tier]
     noise = uniform_like(torch.empty(len(seeds), cfg.rubbish_inputs, 64, device=device),
                          [torch_generator(s, "noise") for s in seeds])
     with torch.no_grad():
         confidence = fooled["model"](noise).softmax(-1).max(-1).values
     values = {"above_05": (confidence > 0.5).float().mean(1), "above_09": (confidence > 0.9).float().mean(1)}
     claim.record({k: v.cpu().numpy() for k, v in values.items()},
-                 {"above_05": Metric("target", abs_tol=0.05), "above_09": Metric("target", abs_tol=0.05)}, config=cfg)
+                 {"above_05": Metric("target", abs_tol=0.05), "above_09": Metric("target", abs_tol=0.05)})
     claim.at_least("above_05", 0.75)
     claim.at_least("above_09", 0.3)
 
 
-def test_gradient_fooling_time(bench, claim, fooled, device, tier, seeds):
+def test_gradient_fooling_time(bench, claim, fooled, device, cfg, seeds):
     """Times the gradient search for every class and start, all seeds at once."""
-    cfg = TIERS[tier]
     targets, x0 = start_images(cfg, seeds, 64, device)
     _, reached = bench(lambda: gradient_fooling(fooled["model"], targets, x0, step=cfg.step, max_steps=cfg.max_steps,
                                                 thresholds=(CONFIDENT,)))
     claim.record({"fraction_099": (reached[CONFIDENT] <= cfg.max_steps).float().mean(1).cpu().numpy()},
-                 {"fraction_099": Metric("higher", abs_tol=0.0)}, config=cfg)
+                 {"fraction_099": Metric("higher", abs_tol=0.0)})
     claim.at_least("fraction_099", 1.0)

@@ -26,8 +26,6 @@ from harness.data import load_dataset
 from harness.ops.attacks import fgsm_vs_noise
 from harness.trained_models import trained
 
-pytestmark = pytest.mark.adversarial
-
 BOUNDS = {0.1: 0.45, 0.25: 0.9}  # ε → the least FGSM error claimed
 
 
@@ -40,13 +38,13 @@ TIERS = {"smoke": Config(), "full": Config()}  # the full tier differs by its se
 
 
 @pytest.mark.parametrize("eps", list(BOUNDS), ids=lambda e: f"eps={e}")
-def test_softmax_regression_is_fooled(eps, claim, device, tier, seeds):
+def test_softmax_regression_is_fooled(eps, claim, device, cfg, seeds):
     """FGSM error ≥ the bound, and ≥ 0.35 above sign noise of the same size."""
     digits = load_dataset("digits", device)
-    result = trained(TIERS[tier].recipe, device, seeds)
+    result = trained(cfg.recipe, device, seeds)
     x = digits.x_test.expand(len(seeds), *digits.x_test.shape)
     values = fgsm_vs_noise(lambda v: result.forward(v, per_seed=True), x, digits.y_test, eps, seeds)
     claim.record(values, {"fgsm_error": Metric("higher", abs_tol=0.03), "noise_error": Metric("lower", abs_tol=0.02),
-                          "fgsm_minus_noise": Metric("higher", abs_tol=0.03)}, config=TIERS[tier])
+                          "fgsm_minus_noise": Metric("higher", abs_tol=0.03)})
     claim.at_least("fgsm_error", BOUNDS[eps])
     claim.at_least("fgsm_minus_noise", 0.35)

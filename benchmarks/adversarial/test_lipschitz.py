@@ -33,8 +33,6 @@ from harness.ops.spectral import lipschitz_bound, local_gain, worst_direction
 from harness.seeds import torch_generator
 from harness.trained_models import trained
 
-pytestmark = pytest.mark.adversarial
-
 MODELS = {"softmax": "digits-softmax", "mlp": "digits-mlp", "deep-mlp": "digits-deep-mlp"}
 RTOL = 1e-3  # float32 rounding in the finite difference and the power iteration
 BOUND_TOLERANCE = {"softmax": 1.0, "mlp": 4.0, "deep-mlp": 15.0}  # ≈ 10% of each model's bound
@@ -66,13 +64,12 @@ def run(recipe: str, cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_spectral_bound_holds_and_adversarial_directions_approach_it(model, claim, device, tier, seeds):
+def test_spectral_bound_holds_and_adversarial_directions_approach_it(model, claim, device, cfg, seeds):
     """bound ≥ gain·(1 − 1e-3) per seed (= for softmax regression); worst gain ≥ 1.5 × random gain."""
-    result = run(MODELS[model], TIERS[tier], device, seeds)
+    result = run(MODELS[model], cfg, device, seeds)
     claim.record(result["values"], {"bound_over_gain": Metric("target", abs_tol=0.05),
                                     "worst_over_random": Metric("higher", abs_tol=0.5),
-                                    "lipschitz_bound": Metric("target", abs_tol=BOUND_TOLERANCE[model])},
-                 config=TIERS[tier])
+                                    "lipschitz_bound": Metric("target", abs_tol=BOUND_TOLERANCE[model])})
     claim.each_within("bound_over_gain", low=1 - RTOL, high=1 + RTOL if model == "softmax" else None)
     claim.at_least("worst_over_random", 1.5)
     claim.note("spectral_norm_per_layer", result["per_layer"])

@@ -30,8 +30,6 @@ from harness.ops.directions import random_subset_purity, top_k_purity
 from harness.seeds import torch_generator
 from harness.trained_models import trained
 
-pytestmark = pytest.mark.adversarial
-
 
 @dataclass(frozen=True)
 class Config:
@@ -44,15 +42,15 @@ TIERS = {"smoke": Config(), "full": Config()}  # the full tier differs by its se
 
 
 @pytest.fixture(scope="module")
-def features(device, tier, seeds):
+def features(device, cfg, seeds):
     digits = load_dataset("digits", device)
-    return trained(TIERS[tier].recipe, device, seeds).without_head().forward(digits.x_test).detach()
+    return trained(cfg.recipe, device, seeds).without_head().forward(digits.x_test).detach()
 
 
 @pytest.mark.parametrize("k", [8, 10, 20], ids=lambda k: f"k={k}")
-def test_units_are_no_purer_than_random_directions(features, k, claim, device, tier, seeds):
+def test_units_are_no_purer_than_random_directions(features, k, claim, device, cfg, seeds):
     """|purity(random) − purity(units)| < 0.1; both ≥ chance + 0.3; non-negative directions less pure."""
-    cfg, labels = TIERS[tier], load_dataset("digits", device).y_test
+    labels = load_dataset("digits", device).y_test
     width = features.shape[-1]
     alive = (features > 0).sum(1) >= cfg.min_active  # [S, units]
     unit_purity = top_k_purity(features, labels, k)
@@ -67,7 +65,7 @@ def test_units_are_no_purer_than_random_directions(features, k, claim, device, t
     chance = float(random_subset_purity(labels, k, cfg.subsets, torch_generator(0, "noise")).mean())
     claim.record(values, {"unit_purity": Metric("target", abs_tol=0.05), "gaussian_purity": Metric("target", abs_tol=0.05),
                           "nonnegative_purity": Metric("target", abs_tol=0.05), "alive_units": Metric("target", abs_tol=15),
-                          "purity_gap": Metric("target", abs_tol=0.05)}, config=cfg)
+                          "purity_gap": Metric("target", abs_tol=0.05)})
     claim.above("purity_gap", -0.1)
     claim.below("purity_gap", 0.1)
     claim.at_least("unit_purity", chance + 0.3)

@@ -16,7 +16,7 @@ random sets of k blocks.
 Measured (cpu, 2 threads, 5 seeds, 15 epochs): accuracy 0.974±0.009 residual, 0.879±0.041 plain;
 residual single-block drop median 0.004±0.003, max 0.230±0.086 (block 0), max over blocks 2..n
 0.060±0.033; plain median drop 0.788±0.056, accuracy with one block deleted 0.092±0.022; residual
-accuracy with 5 of 10 blocks deleted 0.724±0.043 (PHENOMENA.md: 0.76). 14 s for 3 seeds.
+accuracy with 5 of 10 blocks deleted 0.724±0.043 (first calibration: 0.76). 14 s for 3 seeds.
 Full tier (30 epochs, 5 seeds): accuracy 0.986±0.003 and 0.921±0.022; residual median drop
 0.002±0.002, max 0.213±0.088, beyond block 1 0.047±0.011; plain median drop 0.820±0.027; half
 deleted 0.766±0.038; plain with one deleted 0.098±0.016.
@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pytest
 
 from harness import Metric
 from harness.data import load_dataset
@@ -35,8 +34,6 @@ from harness.models import ResidualMLP
 from harness.ops.lesion import lesioned_accuracy, random_lesions, single_block_accuracies
 from harness.seeds import torch_generator
 from harness.train import TrainConfig, TrainData, train
-
-pytestmark = pytest.mark.architecture
 
 
 @dataclass(frozen=True)
@@ -89,12 +86,11 @@ METRICS = {
 }
 
 
-def test_deleting_blocks_spares_residual_nets_only(device, tier, seeds, claim):
+def test_deleting_blocks_spares_residual_nets_only(device, cfg, seeds, claim):
     """Residual: median drop < 0.04, max < 0.2 beyond block 1, < 0.4 overall, half deleted ≥ 0.45;
     plain: median drop > 0.4, one deleted ≤ 0.25."""
-    cfg = TIERS[tier]
     result = run(cfg, device, seeds)
-    claim.record(result, METRICS, config=cfg)
+    claim.record(result, METRICS)
     claim.below("residual_median_drop", 0.04)
     claim.below("residual_max_drop_after_first", 0.2)
     claim.below("residual_max_drop", 0.4)
@@ -102,5 +98,6 @@ def test_deleting_blocks_spares_residual_nets_only(device, tier, seeds, claim):
     claim.at_least("residual_acc_half_deleted", 0.45)
     claim.at_most("plain_acc_one_deleted", 0.25)
     for name, curve in result["curves"].items():
-        claim.curve(f"{name}_accuracy_vs_blocks_deleted", list(range(cfg.depth + 1)), curve,
-                    xlabel="blocks deleted (random sets)", ylabel=f"test accuracy ({name})")
+        claim.curve(f"{name}_accuracy_vs_blocks_deleted", list(range(cfg.depth + 1)), curve, label=name,
+                    figure="accuracy_vs_blocks_deleted", xlabel="blocks deleted (random sets)",
+                    ylabel="test accuracy")

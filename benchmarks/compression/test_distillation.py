@@ -33,8 +33,6 @@ from harness.models import mlp
 from harness.ops.distill import Distillation
 from harness.train import TrainConfig, TrainData, train
 
-pytestmark = pytest.mark.compression
-
 OMITTED = 3  # the digit the omitted-class student never sees (Hinton's choice)
 PRIOR = 0.1  # ten balanced classes: the share of test inputs the bias fix assigns to the omitted one
 
@@ -67,16 +65,15 @@ def train_pair(cfg: Config, data: TrainData, loss: Distillation, epochs: TrainCo
 
 
 @pytest.fixture(scope="module")
-def teachers(device, tier, seeds):
-    cfg = TIERS[tier]
+def teachers(device, cfg, seeds):
     pairs = list(range(max(len(seeds), cfg.min_pairs)))
     digits = load_dataset("digits", device)
     return pairs, train(lambda: mlp(cfg.widths), TrainData.of(digits), pairs, cfg.teacher, device)
 
 
-def test_soft_targets_beat_hard_labels(teachers, claim, device, tier):
+def test_soft_targets_beat_hard_labels(teachers, claim, device, cfg):
     """(a) On 300 digits, distilled students beat hard-label students, paired by seed."""
-    cfg, (pairs, teacher) = TIERS[tier], teachers
+    (pairs, teacher) = teachers
     digits = load_dataset("digits", device)
     small = digits.subset(n_train=cfg.transfer_size)
     data = TrainData.of(small, teacher_logits=teacher.forward(small.x).detach())
@@ -109,9 +106,9 @@ def omitted_class_accuracy(logits: torch.Tensor, y: torch.Tensor) -> dict[str, n
             "omitted_acc_bias_fixed": acc(fixed, is_omitted), "bias_shift": shift.squeeze(1).cpu().numpy()}
 
 
-def test_omitted_class_is_learned_from_soft_targets(teachers, claim, device, tier, seeds):
+def test_omitted_class_is_learned_from_soft_targets(teachers, claim, device, cfg, seeds):
     """(b) Never shown a 3, the distilled student still recognises most 3s; the hard one none."""
-    cfg, (_, teacher) = TIERS[tier], teachers
+    (_, teacher) = teachers
     digits = load_dataset("digits", device)
     keep = digits.y != OMITTED
     logits = teacher.forward(digits.x[keep]).detach()[: len(seeds)]
@@ -122,19 +119,19 @@ def test_omitted_class_is_learned_from_soft_targets(teachers, claim, device, tie
     claim.record(values, {"omitted_acc": Metric("higher", abs_tol=0.05), "overall_acc": Metric("higher", abs_tol=0.01),
                           "omitted_acc_bias_fixed": Metric("higher", abs_tol=0.05),
                           "bias_shift": Metric("target", abs_tol=0.5),
-                          "hard_omitted_acc": Metric("lower", abs_tol=0.02)}, config=cfg)
+                          "hard_omitted_acc": Metric("lower", abs_tol=0.02)})
     claim.above("omitted_acc", 0.5)
     claim.below("hard_omitted_acc", 0.05)
     claim.greater("omitted_acc_bias_fixed", "omitted_acc", paired=True)
 
 
-def test_distillation_epoch_time(bench, claim, teachers, device, tier):
+def test_distillation_epoch_time(bench, claim, teachers, device, cfg):
     """Times one epoch of distillation (T=4) on the 300-digit transfer set, all pairs at once."""
-    cfg, (pairs, teacher) = TIERS[tier], teachers
+    (pairs, teacher) = teachers
     small = load_dataset("digits", device).subset(n_train=cfg.transfer_size)
     data = TrainData.of(small, teacher_logits=teacher.forward(small.x).detach())
     one_epoch = replace(cfg.small_student, epochs=1, loss=cfg.soft)
     result = bench(lambda: train(lambda: mlp(cfg.widths), data, student_seeds(pairs), one_epoch, device))
     claim.record({"first_epoch_train_acc": result.curves["train_acc"][:, 0]},
-                 {"first_epoch_train_acc": Metric("target", abs_tol=0.1)}, config=cfg, seeds=pairs)
+                 {"first_epoch_train_acc": Metric("target", abs_tol=0.1)}, seeds=pairs)
     claim.above("first_epoch_train_acc", PRIOR)  # the soft targets teach something in one epoch

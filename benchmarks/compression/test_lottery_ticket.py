@@ -28,15 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import pytest
 
 from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.prune import magnitude_masks, sparsity, weight_names
 from harness.train import TrainConfig, TrainData, init_params, train
-
-pytestmark = pytest.mark.compression
 
 REINIT_OFFSET = 5000  # the control's init comes from seed 5000 + s: a fresh draw, same distribution
 
@@ -93,20 +90,18 @@ METRICS = {
 }
 
 
-def test_winning_ticket_beats_random_reinit(device, tier, seeds, claim):
+def test_winning_ticket_beats_random_reinit(device, cfg, seeds, claim):
     """At ~15% kept, rewinding to the original init beats a random reinit by > 0.03."""
-    cfg = TIERS[tier]
     result = run(cfg, device, seeds)
-    claim.record(result, METRICS, config=cfg)
+    claim.record(result, METRICS)
     claim.each_within("kept_fraction", cfg.kept - 1e-4, cfg.kept + 1e-4)  # the mask keeps what the schedule says
     claim.above("ticket_gain", 0.03)
     claim.curve("ticket_acc_vs_kept", result["kept_by_round"], result["acc_by_round"],
                 xlabel="fraction of weights kept", ylabel="test accuracy (rewound ticket)")
 
 
-def test_masked_epoch_time(bench, claim, device, tier, seeds):
+def test_masked_epoch_time(bench, claim, device, cfg, seeds):
     """Times one masked training epoch from the rewound init (all seeds) at the ticket's sparsity."""
-    cfg = TIERS[tier]
     ds = load_dataset(cfg.dataset, device)
     factory = lambda: mlp(cfg.widths)
     theta0 = init_params(factory, seeds, device)
@@ -115,5 +110,5 @@ def test_masked_epoch_time(bench, claim, device, tier, seeds):
     one_epoch = replace(cfg.train, epochs=1, eval_every=1)
     result = bench(lambda: train(factory, TrainData.of(ds), seeds, one_epoch, device, start=theta0, masks=masks))
     claim.record({"test_acc": result.accuracy(ds.x_test, ds.y_test).cpu().numpy()},
-                 {"test_acc": Metric("target", abs_tol=0.05)}, config=cfg)
+                 {"test_acc": Metric("target", abs_tol=0.05)})
     claim.above("test_acc", 0.1)  # one epoch of a 15% net pruned at init already beats chance

@@ -32,9 +32,8 @@ from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.prune import SCOPES, apply_masks, magnitude_masks, sparsity, weight_names
+from harness.seeds import SeedGrid
 from harness.train import TrainConfig, TrainData, train
-
-pytestmark = pytest.mark.compression
 
 SPARSITIES = (0.5, 0.8, 0.9, 0.95)  # fraction of weights pruned; 0.9 is Han's ~10×
 TENFOLD = 0.9
@@ -70,15 +69,15 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     # every (case, seed) fine-tunes as its own model, starting from the pruned dense weights
     stacked_masks = {k: torch.cat([masks[c][k] for c in CASES]) for k in weights}
     start = {k: v.repeat(len(CASES), *([1] * (v.dim() - 1))) for k, v in dense.params.items()}
-    tuned = train(factory, data, [1000 * j + s for j in range(len(CASES)) for s in seeds], cfg.finetune,
-                  device, start=start, masks=stacked_masks)
-    tuned_acc = tuned.accuracy(digits.x_test, digits.y_test).view(len(CASES), len(seeds))
+    grid = SeedGrid(CASES, seeds, stride=1000)
+    tuned = train(factory, data, grid.members, cfg.finetune, device, start=start, masks=stacked_masks)
+    tuned_acc = grid.split(tuned.accuracy(digits.x_test, digits.y_test))
     out = {}
-    for j, case in enumerate(CASES):
+    for case in CASES:
         pruned_acc = dataclasses.replace(dense, params=apply_masks(dense.params, masks[case])).accuracy(
             digits.x_test, digits.y_test)
         out[case] = {"masks": masks[case], "dense_acc": dense_acc.cpu().numpy(),
-                     "pruned_acc": pruned_acc.cpu().numpy(), "finetuned_acc": tuned_acc[j].cpu().numpy(),
+                     "pruned_acc": pruned_acc.cpu().numpy(), "finetuned_acc": tuned_acc[case].cpu().numpy(),
                      "sparsity": sparsity(masks[case]).cpu().numpy()}
         out[case]["drop_pruned"] = out[case]["dense_acc"] - out[case]["pruned_acc"]
         out[case]["drop_finetuned"] = out[case]["dense_acc"] - out[case]["finetuned_acc"]
@@ -86,8 +85,8 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sweep(device, tier, seeds):
-    return run(TIERS[tier], device, seeds)
+def sweep(device, cfg, seeds):
+    return run(cfg, device, seeds)
 
 
 METRICS = {
@@ -109,11 +108,11 @@ def pruned_counts_are_exact(masks: dict, scope: str, target: float) -> tuple[boo
 
 
 @pytest.mark.parametrize("scope, target", CASES, ids=[f"{c}-sparsity={s}" for c, s in CASES])
-def test_pruning_keeps_accuracy(sweep, scope, target, claim, tier):
+def test_pruning_keeps_accuracy(sweep, scope, target, claim):
     """Up to 10× (90%) pruning, fine-tuning brings accuracy back within 0.03 of dense; at 10×,
     pruning alone loses ≥ 0.1. The masks prune exactly the requested fraction."""
     result = sweep[(scope, target)]
-    claim.record(result, METRICS, config=TIERS[tier])
+    claim.record(result, METRICS)
     exact, observed = pruned_counts_are_exact(result["masks"], scope, target)
     claim.check("exact_sparsity", exact, observed, f"round({target}·n) pruned per {scope}")
     if target <= TENFOLD:
@@ -122,23 +121,22 @@ def test_pruning_keeps_accuracy(sweep, scope, target, claim, tier):
         claim.at_least("drop_pruned", 0.1)
 
 
-def test_accuracy_vs_sparsity(sweep, claim, tier, seeds):
+def test_accuracy_vs_sparsity(sweep, claim, seeds):
     """Past 10× the fine-tuned model pays: its drop at 95% exceeds its drop at 90% (global, paired)."""
     ten, twenty = sweep[("global", TENFOLD)], sweep[("global", 0.95)]
     claim.record({"drop_at_90": ten["drop_finetuned"], "drop_at_95": twenty["drop_finetuned"]},
-                 {"drop_at_90": Metric("lower", abs_tol=0.01), "drop_at_95": Metric("lower", abs_tol=0.03)},
-                 config=TIERS[tier])
+                 {"drop_at_90": Metric("lower", abs_tol=0.01), "drop_at_95": Metric("lower", abs_tol=0.03)})
     claim.greater("drop_at_95", "drop_at_90", paired=True)
     for scope in SCOPES:
         for kind in ("pruned_acc", "finetuned_acc"):
             claim.curve(f"{scope}_{kind}_vs_sparsity", SPARSITIES,
                         np.stack([sweep[(scope, s)][kind] for s in SPARSITIES], axis=1),
-                        xlabel="fraction of weights pruned", ylabel=f"test accuracy ({kind.split('_')[0]})")
+                        label=f"{scope}, {kind.split('_')[0]}", figure="test accuracy against sparsity",
+                        xlabel="fraction of weights pruned", ylabel="test accuracy")
 
 
-def test_finetune_epoch_time(bench, claim, device, tier, seeds):
+def test_finetune_epoch_time(bench, claim, device, cfg, seeds):
     """Times one masked fine-tuning epoch of every seed at 90% global sparsity (mask upkeep included)."""
-    cfg = TIERS[tier]
     digits = load_dataset("digits", device)
     factory = lambda: mlp(cfg.widths)
     one_epoch = dataclasses.replace(cfg.finetune, epochs=1)
@@ -148,6 +146,6 @@ def test_finetune_epoch_time(bench, claim, device, tier, seeds):
                                 start=dense.params, masks=masks))
     kept = {k: (tuned.params[k] != 0).flatten(1).sum(1) for k in masks}
     claim.record({"kept_fraction": 1 - sparsity({k: tuned.params[k] for k in masks}).cpu().numpy()},
-                 {"kept_fraction": Metric("target", abs_tol=1e-3)}, config=cfg)
+                 {"kept_fraction": Metric("target", abs_tol=1e-3)})
     claim.at_most("kept_fraction", 1 - TENFOLD + 1e-9)  # fine-tuning never revives a pruned weight
     claim.note("kept_per_layer", {k: v.tolist() for k, v in kept.items()})

@@ -35,8 +35,6 @@ from harness.ops.storage import compression_ratio
 from harness.ops.weight_sharing import largest_codebook, share_weights
 from harness.train import TrainConfig, TrainData, train
 
-pytestmark = pytest.mark.compression
-
 SPARSITY = 0.9
 INDEX_BITS = 5  # Han's relative-index width for fully connected layers
 
@@ -107,8 +105,8 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def compressed(device, tier, seeds):
-    return run(TIERS[tier], device, seeds)
+def compressed(device, cfg, seeds):
+    return run(cfg, device, seeds)
 
 
 METRICS = {
@@ -119,10 +117,10 @@ METRICS = {
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.id)
-def test_compressed_weights_keep_accuracy(compressed, variant, claim, tier):
+def test_compressed_weights_keep_accuracy(compressed, variant, claim):
     """5-bit k-means and int8 stay within 0.01 of the pruned model; 1 bit loses ≥ 0.1."""
     result = compressed[variant.id]
-    claim.record(result, METRICS, config=TIERS[tier])
+    claim.record(result, METRICS)
     most = int(result["distinct_values"].max())
     claim.check("codebook_size", most <= 2 ** variant.value_bits, f"at most {most} distinct weights in a layer",
                 f"≤ {2 ** variant.value_bits} (a {variant.value_bits}-bit code)")
@@ -135,9 +133,9 @@ def test_compressed_weights_keep_accuracy(compressed, variant, claim, tier):
     claim.note("ideal_ratio_ignoring_padding", 32 / ((1 - SPARSITY) * (variant.value_bits + INDEX_BITS)))
 
 
-def test_share_weights_time(bench, claim, device, tier, seeds):
+def test_share_weights_time(bench, claim, device, cfg, seeds):
     """Times 5-bit k-means over every layer and seed of a 90%-pruned model."""
-    factory = lambda: mlp(TIERS[tier].widths)
+    factory = lambda: mlp(cfg.widths)
     digits = load_dataset("digits", device)
     dense = train(factory, TrainData.of(digits), seeds, TrainConfig(epochs=2, batch_size=64), device)
     names = weight_names(dense.params)
@@ -149,6 +147,6 @@ def test_share_weights_time(bench, claim, device, tier, seeds):
     scale = sum(w.abs().flatten(1).sum(1) for w in pruned.values())
     most = int(largest_codebook(shared).max())
     claim.record({"relative_sharing_error": (error / scale).cpu().numpy()},
-                 {"relative_sharing_error": Metric("lower", abs_tol=0.005)}, config=TIERS[tier])
+                 {"relative_sharing_error": Metric("lower", abs_tol=0.005)})
     claim.below("relative_sharing_error", 0.05)  # 32 levels over a layer's range: a few percent at most
     claim.check("codebook_size", most <= 32, f"at most {most} distinct weights in a layer", "≤ 32")

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
@@ -36,8 +35,6 @@ from harness.kits.conditioning import conv_on_whitened_patches, whitened_patches
 from harness.stacked import stack_seeds
 from harness.stats import slope
 from harness.train import TrainConfig, TrainData, train
-
-pytestmark = pytest.mark.gradient_failures
 
 TAPS = 3  # the inverse of W is a second difference: three taps
 
@@ -97,19 +94,19 @@ def test_condition_number_grows_quadratically(claim):
     """log cond(W) against log n: slope within (1.8, 2.2)."""
     cfg = Config()
     conds, fitted = condition_slope(cfg.cond_sizes)
-    claim.record({"cond_loglog_slope": [fitted]}, {"cond_loglog_slope": Metric("target", abs_tol=0.01)}, seeds=[0])
+    claim.record({"cond_loglog_slope": [fitted]}, {"cond_loglog_slope": Metric("target", abs_tol=0.01)},
+                 config=cfg, seeds=[0])
     claim.each_within("cond_loglog_slope", 1.8, 2.2)
     claim.curve("condition_number_vs_n", list(cfg.cond_sizes), conds, xlabel="n", ylabel="cond(W)")
 
 
-def test_whitened_convolution_beats_plain_map(device, tier, seeds, claim):
+def test_whitened_convolution_beats_plain_map(device, cfg, seeds, claim):
     """Conv on whitened patches: ≤ 250 steps to 1%; plain n×n map: > 0.3 after all its steps."""
-    cfg = TIERS[tier]
     result = run(cfg, device, seeds)
     specs = {k: Metric("target", abs_tol=0.05) for k in result if k.startswith("plain")}
     specs["conv_steps_to_1pct"] = Metric("lower", abs_tol=100)
     specs["conv_final_rel_loss"] = Metric("lower", abs_tol=1e-3)
-    claim.record(result, specs, config=cfg)
+    claim.record(result, specs)
     claim.each_within("conv_steps_to_1pct", high=250)
     for lr in cfg.plain_lrs:
         claim.above(f"plain_best_rel_loss_lr{lr:g}", 0.3)

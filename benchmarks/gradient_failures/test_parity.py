@@ -41,8 +41,6 @@ from harness.stacked import stack_seeds
 from harness.stats import slope
 from harness.train import TrainConfig, TrainData, train
 
-pytestmark = pytest.mark.gradient_failures
-
 
 @dataclass(frozen=True)
 class Config:
@@ -93,26 +91,24 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def parity(device, tier, seeds):
-    return run(TIERS[tier], device, seeds)
+def parity(device, cfg, seeds):
+    return run(cfg, device, seeds)
 
 
-def test_parity_is_learned_only_in_low_dimension(parity, claim, tier):
+def test_parity_is_learned_only_in_low_dimension(parity, claim, cfg):
     """acc(d=10) ≥ 0.95 while acc(d=30) ≤ 0.6 on the same budget."""
-    cfg = TIERS[tier]
-    claim.record(parity, {f"acc_d{d}": Metric("target", abs_tol=0.05) for d in cfg.train_dims}, config=cfg)
+    claim.record(parity, {f"acc_d{d}": Metric("target", abs_tol=0.05) for d in cfg.train_dims})
     claim.at_least("acc_d10", 0.95)
     claim.at_most("acc_d30", 0.6)
     claim.curve("accuracy_vs_d", list(cfg.train_dims), np.stack([parity[f"acc_d{d}"] for d in cfg.train_dims], 1),
                 xlabel="input dimension d (parity of d/2 bits)", ylabel="test accuracy")
 
 
-def test_gradient_variance_decays_exponentially(parity, claim, tier):
+def test_gradient_variance_decays_exponentially(parity, claim, cfg):
     """log2 Var falls faster than 0.8 per dimension; Var(15)/Var(10) < 0.1, Var(15)/Var(5) < 1e-2."""
-    cfg = TIERS[tier]
     specs = {"log2_var_slope": Metric("lower", abs_tol=0.1), "var_ratio_15_10": Metric("lower", abs_tol=0.02),
              "var_ratio_15_5": Metric("lower", abs_tol=1e-4)}
-    claim.record(parity, specs, config=cfg)
+    claim.record(parity, specs)
     claim.below("log2_var_slope", -0.8)
     claim.below("var_ratio_15_10", 0.1)
     claim.below("var_ratio_15_5", 1e-2)

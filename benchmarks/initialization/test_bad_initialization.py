@@ -15,9 +15,9 @@ Setting: MLP 64-128×9-10 (10 Linear layers), SGD momentum 0.9, lr 0.01, batch 6
 except under PyTorch's default (which the mechanism table records too, not asserted).
 
 Measured (cpu, 2 threads, 5 seeds, 15 epochs, 10.8 s): test accuracy N(0, 0.01²) 0.074 on every
-seed (it predicts one class), Xavier 0.942±0.018, He 0.975±0.009 (PHENOMENA.md: 0.102 vs
+seed (it predicts one class), Xavier 0.942±0.018, He 0.975±0.009 (first calibration: 0.102 vs
 0.958/0.920). std ratio: N(0, 0.01²) 2.9e-8, standard 0.011±0.001, Xavier 0.577±0.044, He
-1.114±0.063, PyTorch default 0.226±0.005 (PHENOMENA.md: 3.0e-9, 0.0066, 0.55, 1.07, 0.215).
+1.114±0.063, PyTorch default 0.226±0.005 (first calibration: 3.0e-9, 0.0066, 0.55, 1.07, 0.215).
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from harness import Metric
 from harness.data import load_dataset
 from harness.models import build, mlp
 from harness.train import TrainConfig, TrainData, train
-
-pytestmark = pytest.mark.initialization
 
 DEPTH, WIDTH = 10, 128
 INITS = {  # name: (scheme, keyword arguments)
@@ -87,24 +85,23 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def outcome(device, tier, seeds):
-    return run(TIERS[tier], device, seeds)
+def outcome(device, cfg, seeds):
+    return run(cfg, device, seeds)
 
 
-def test_small_init_stalls_while_scaled_inits_train(outcome, claim, tier):
+def test_small_init_stalls_while_scaled_inits_train(outcome, claim, cfg):
     """N(0, 0.01²) < 0.2 test accuracy; Xavier and He ≥ 0.85."""
-    cfg = TIERS[tier]
     specs = {f"{i}_test_acc": Metric("target" if i in ("small_normal", "standard") else "higher", abs_tol=0.03)
              for i in cfg.trained_inits}
-    claim.record(outcome, specs, config=cfg)
+    claim.record(outcome, specs)
     claim.below("small_normal_test_acc", 0.2)
     claim.at_least("xavier_test_acc", 0.85)
     claim.at_least("he_test_acc", 0.85)
 
 
-def test_activation_spread_at_init(outcome, claim, tier):
+def test_activation_spread_at_init(outcome, claim):
     """std(h10)/std(h1) of a 10-layer tanh net: each init within Glorot's band."""
-    claim.record(outcome, {f"{i}_std_ratio": Metric("target", abs_tol=0.05) for i in INITS}, config=TIERS[tier])
+    claim.record(outcome, {f"{i}_std_ratio": Metric("target", abs_tol=0.05) for i in INITS})
     for init, (low, high) in STD_RATIO_BANDS.items():
         claim.each_within(f"{init}_std_ratio", low, high)
 

@@ -12,12 +12,12 @@ labelled training rows; MLP 40-256-256-256-256-5 (width 128 in the smoke tier). 
 Adam 1e-3, batch 50, 100 epochs, test on all B test rows. Every (variant, n, seed) model trains
 in one batched run: per-model starting weights, and frozen layers through a loss whose
 before_step zeroes their gradients (harness.ops.transfer). On digits this does not hold at our
-scale (PHENOMENA.md: frozen A features are worse than random ones for n ≥ 2).
+scale (first calibration: frozen A features are worse than random ones for n ≥ 2).
 
 Measured (cpu, 2 threads, 5 seeds). Smoke (width 128, 18 s): fine-tuned copy − scratch 0.070±0.027
 / 0.084±0.029 / 0.102±0.026 at n = 2/3/4; frozen copy − frozen random 0.095±0.031 / 0.082±0.019 /
 0.239±0.016; frozen random declines by 0.213±0.045 from n = 1 to 4. Width 256 (68 s): 0.081 /
-0.105 / 0.110; 0.108 / 0.127 / 0.229; decline 0.153 (PHENOMENA.md: ≥ 0.087, ≥ 0.098, 0.52 → 0.33);
+0.105 / 0.110; 0.108 / 0.127 / 0.229; decline 0.153 (first calibration: ≥ 0.087, ≥ 0.098, 0.52 → 0.33);
 the full tier is this setting.
 Net A reaches 0.66–0.69 on task A's test rows.
 """
@@ -27,20 +27,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import pytest
 import torch
 
 from harness import Metric
 from harness.data import load_dataset, select_classes
 from harness.models import mlp
 from harness.ops.transfer import PartlyFrozen, first_layers
+from harness.seeds import SeedGrid
 from harness.train import TrainConfig, TrainData, init_params, train
-
-pytestmark = pytest.mark.initialization
 
 LAYERS = (1, 2, 3, 4)
 VARIANTS = ("fine_tuned_copy", "frozen_copy", "frozen_random")
-B_OFFSET = 5000  # B networks draw their own inits: seeds 5000 + …
+B_OFFSET = 5000  # B networks draw their own inits: seeds 5000 + 100·(model group) + s
 
 
 @dataclass(frozen=True)
@@ -69,23 +67,21 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     data_a, data_b, x_test, y_test = tasks(device, cfg.b_rows)
     factory = lambda: mlp(cfg.widths)
     net_a = train(factory, data_a, seeds, cfg.train_a, device)
-    S = len(seeds)
-    plan = [("scratch", 0)] + [(v, n) for n in LAYERS for v in VARIANTS]  # model groups of S seeds each
-    members = [B_OFFSET + 100 * g + s for g in range(len(plan)) for s in seeds]
-    start = init_params(factory, members, device)
-    frozen = {k: torch.zeros(len(members), device=device) for k in start}
-    for g, (variant, n) in enumerate(plan):
-        rows = slice(g * S, (g + 1) * S)
+    plan = [("scratch", 0)] + [(v, n) for n in LAYERS for v in VARIANTS]
+    grid = SeedGrid(plan, seeds, stride=100, start=B_OFFSET)  # B networks draw their own inits
+    start = init_params(factory, grid.members, device)
+    frozen = {k: torch.zeros(len(grid.members), device=device) for k in start}
+    for variant, n in plan:
         for name in first_layers(start, n):
             if variant in ("fine_tuned_copy", "frozen_copy"):
-                start[name][rows] = net_a.params[name]
+                grid.split(start[name])[(variant, n)][:] = net_a.params[name]
             if variant.startswith("frozen"):
-                frozen[name][rows] = 1.0
-    result = train(factory, data_b, members, replace(cfg.train_b, loss=PartlyFrozen(frozen)), device, start=start)
-    acc = result.accuracy(x_test, y_test).cpu().numpy()
+                grid.split(frozen[name])[(variant, n)][:] = 1.0
+    result = train(factory, data_b, grid.members, replace(cfg.train_b, loss=PartlyFrozen(frozen)), device, start=start)
+    acc = grid.split(result.accuracy(x_test, y_test).cpu().numpy())
     out = {"a_test_acc": net_a.accuracy(data_a.x_test, data_a.y_test).cpu().numpy()}
-    for g, (variant, n) in enumerate(plan):
-        out[variant if variant == "scratch" else f"{variant}_n{n}"] = acc[g * S:(g + 1) * S]
+    for variant, n in plan:
+        out[variant if variant == "scratch" else f"{variant}_n{n}"] = acc[(variant, n)]
     for n in LAYERS:
         out[f"fine_tune_gain_n{n}"] = out[f"fine_tuned_copy_n{n}"] - out["scratch"]
         out[f"copy_over_random_n{n}"] = out[f"frozen_copy_n{n}"] - out[f"frozen_random_n{n}"]
@@ -93,16 +89,16 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     return out
 
 
-def test_transferred_features_help_by_layer(device, tier, seeds, claim):
+def test_transferred_features_help_by_layer(device, cfg, seeds, claim):
     """n = 2..4: AnB+ − scratch ≥ 0.03, AnB − frozen random ≥ 0.03; frozen random n=4 ≤ n=1 − 0.1."""
-    cfg = TIERS[tier]
     result = run(cfg, device, seeds)
     specs = {k: Metric("higher" if ("gain" in k or "over" in k) else "target", abs_tol=0.04) for k in result}
-    claim.record(result, specs, config=cfg)
+    claim.record(result, specs)
     for n in (2, 3, 4):
         claim.at_least(f"fine_tune_gain_n{n}", 0.03)
         claim.at_least(f"copy_over_random_n{n}", 0.03)
     claim.at_least("random_frozen_decline", 0.1)
-    curves = np.stack([[result[f"{v}_n{n}"].mean() for n in LAYERS] for v in VARIANTS])
-    claim.curve("b_accuracy_vs_layers_copied", list(LAYERS), curves,
-                xlabel="layers copied (rows: fine-tuned copy, frozen copy, frozen random)", ylabel="test accuracy on B")
+    for variant in VARIANTS:
+        claim.curve(f"b_accuracy_vs_layers_copied ({variant})", list(LAYERS),
+                    np.stack([result[f"{variant}_n{n}"] for n in LAYERS], axis=1), label=variant.replace("_", " "),
+                    figure="b_accuracy_vs_layers_copied", xlabel="layers copied from A", ylabel="test accuracy on B")

@@ -17,7 +17,7 @@ Measured (cpu, 2 threads, 5 seeds, 50 labels): smoke (25 pretraining epochs ≈ 
 at lr 3e-3, 17.8 s): pretrained 0.867±0.013 against random init 0.788±0.030, gain 0.079±0.023.
 At lr 1e-3: 50 epochs gain 0.070±0.031, 35 epochs 0.037±0.023 — too few steps and the gain
 fades. Full (140 epochs ≈ 1540 steps per layer at lr 1e-3): gain 0.087±0.024 / 0.079±0.019 /
-0.055±0.010 at 50 / 100 / 200 labels (PHENOMENA.md: +0.100 / +0.089 / +0.067).
+0.055±0.010 at 50 / 100 / 200 labels (first calibration: +0.100 / +0.089 / +0.067).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 import torch
 
 from harness import Metric
@@ -33,12 +32,10 @@ from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.continual import class_balanced_sample
 from harness.ops.pretraining import pretrain_stack
+from harness.seeds import SeedGrid
 from harness.train import TrainConfig, TrainData, init_params, train
 
-pytestmark = pytest.mark.initialization
-
 HIDDEN = (256, 256, 256)
-RANDOM_OFFSET = 7000  # the random-init models train as seeds 7000 + s beside the pretrained ones
 
 
 @dataclass(frozen=True)
@@ -56,20 +53,19 @@ def finetune_accuracy(stack: list[dict], n_labels: int, cfg: Config, device, see
     """Test accuracy per seed after fine-tuning from the pretrained stack and from random init."""
     digits = load_dataset("digits", device)
     factory = lambda: mlp([64, *HIDDEN, 10], activation="sigmoid")
-    members = [*seeds, *(RANDOM_OFFSET + s for s in seeds)]
-    start = init_params(factory, members, device)
-    S = len(seeds)
+    grid = SeedGrid(("pretrained", "random"), seeds, stride=7000)  # random-init models: seeds 7000 + s
+    start = init_params(factory, grid.members, device)
     for i, layer in enumerate(stack):  # Linear layers sit at 0, 2, 4 of the Sequential
-        start[f"{2 * i}.weight"][:S] = layer["weight"]
-        start[f"{2 * i}.bias"][:S] = layer["bias"]
+        for name in ("weight", "bias"):
+            grid.split(start[f"{2 * i}.{name}"])["pretrained"][:] = layer[name]
     rows = [class_balanced_sample(digits.y, n_labels // 10, s) for s in seeds] * 2
     x = torch.stack([digits.x[r] for r in rows])
     y = torch.stack([digits.y[r] for r in rows])
     data = TrainData(x, y, per_seed=frozenset({"x", "y"}))
     training = TrainConfig(epochs=cfg.finetune_steps, batch_size=None, lr=1e-3, eval_every=cfg.finetune_steps)
-    result = train(factory, data, members, training, device, start=start)
-    acc = result.accuracy(digits.x_test, digits.y_test).cpu().numpy()
-    return acc[:S], acc[S:]
+    result = train(factory, data, grid.members, training, device, start=start)
+    acc = grid.split(result.accuracy(digits.x_test, digits.y_test).cpu().numpy())
+    return acc["pretrained"], acc["random"]
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:
@@ -84,12 +80,11 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     return out
 
 
-def test_pretraining_helps_with_few_labels(device, tier, seeds, claim):
+def test_pretraining_helps_with_few_labels(cfg, device, tier, seeds, claim):
     """Mean gain of the pretrained init ≥ 0.03 at 50 labels (and 200 in the full tier)."""
-    cfg = TIERS[tier]
     result = run(cfg, device, seeds)
     claim.record(result, {k: Metric("higher" if k.startswith(("gain", "pretrained")) else "target", abs_tol=0.03)
-                          for k in result}, config=cfg)
+                          for k in result})
     for n in cfg.labels:
         if n in (50, 200):
             claim.at_least(f"gain_{n}", 0.03)

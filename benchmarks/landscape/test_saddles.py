@@ -11,9 +11,9 @@ of width 16, full-batch gradient descent lr 0.05 on the MSE. Both init scales of
 one batched run (the trainer's per-seed starts); t½ is read every 10 steps.
 
 Measured (cpu, 5 seeds): depth 3: t½ = 2392±136 steps at ε = 0.03 against 186±17 at ε = 0.3,
-ratio 12.9±1.1 (PHENOMENA.md: 11.8–13.3); depth 2: 238±24 against 88±8, ratio 2.71±0.19.
-The secondary claim of PHENOMENA.md (index of critical points against their loss, Dauphin 2014)
-is not implemented: it is marked fragile there, and the plateau already shows the saddle.
+ratio 12.9±1.1 (first calibration: 11.8–13.3); depth 2: 238±24 against 88±8, ratio 2.71±0.19.
+The secondary claim of Dauphin et al. (index of critical points against their loss, Dauphin 2014)
+is not implemented: it proved fragile in the first calibration, and the plateau already shows the saddle.
 """
 
 from __future__ import annotations
@@ -22,18 +22,14 @@ import itertools
 import math
 from dataclasses import dataclass, field, replace
 
-import pytest
 import torch
 from torch import nn
 
 from harness import Metric
-from harness.seeds import torch_generator
+from harness.seeds import SeedGrid, torch_generator
 from harness.train import TrainConfig, TrainData, init_params, train
 
-pytestmark = pytest.mark.landscape
-
 SMALL, LARGE = 0.03, 0.3
-LARGE_OFFSET = 100  # the large-init copies train as seeds 100 + s
 
 
 def deep_linear(depth: int, width: int = 16, dim: int = 10):
@@ -54,7 +50,8 @@ TIERS = {"smoke": Config(), "full": Config(steps={2: 1000, 3: 5000})}
 
 def half_times(depth: int, cfg: Config, device, seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """t½ per seed at the small and at the large init scale (inf if never reached)."""
-    models = [*seeds, *(LARGE_OFFSET + s for s in seeds)]
+    grid = SeedGrid((SMALL, LARGE), seeds, stride=100)  # the large-init copies train as seeds 100 + s
+    models = grid.members
     xs, ys = [], []
     for s in seeds * 2:  # both scales learn the same task
         g = torch_generator(s, "data")
@@ -63,14 +60,15 @@ def half_times(depth: int, cfg: Config, device, seeds: list[int]) -> tuple[torch
         ys.append(x @ (torch.randn(10, 10, generator=g) / math.sqrt(10)).T)
     factory = deep_linear(depth)
     # He init is N(0, 2/fan_in): scaling by ε/√2 gives N(0, ε²/fan_in)
-    scale = torch.tensor([SMALL] * len(seeds) + [LARGE] * len(seeds), device=device) / math.sqrt(2)
+    scale = torch.tensor([init for init in grid.conditions for _ in seeds], device=device) / math.sqrt(2)
     start = {k: v * scale.view(-1, 1, 1) for k, v in init_params(factory, models, device, init="he").items()}
     data = TrainData(torch.stack(xs).to(device), torch.stack(ys).to(device), per_seed=frozenset({"x", "y"}))
     result = train(factory, data, models, replace(cfg.train, epochs=cfg.steps[depth]), device, start=start)
     below = result.curves["train_loss"] < 0.5 * _initial_loss(start, data).unsqueeze(1)
     # full batch: one step per epoch, a reading every eval_every steps (t½ to that resolution)
     t_half = torch.where(below.any(1), (below.float().argmax(1) + 1.0) * cfg.train.eval_every, torch.inf)
-    return t_half[:len(seeds)], t_half[len(seeds):]
+    by_scale = grid.split(t_half)
+    return by_scale[SMALL], by_scale[LARGE]
 
 
 def _initial_loss(start: dict, data: TrainData) -> torch.Tensor:
@@ -91,11 +89,10 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     return out
 
 
-def test_depth_makes_the_plateau_at_small_init(device, tier, seeds, claim):
+def test_depth_makes_the_plateau_at_small_init(device, cfg, seeds, claim):
     """t½(0.03)/t½(0.3) ≥ 6 at depth 3, ≤ 4 at depth 2."""
-    cfg = TIERS[tier]
     result = run(cfg, device, seeds)
     specs = {k: Metric("target", abs_tol=5 if k.startswith("t_half") else 1.0) for k in result}
-    claim.record(result, specs, config=cfg)
+    claim.record(result, specs)
     claim.each_within("plateau_ratio_depth3", low=6)
     claim.each_within("plateau_ratio_depth2", high=4)

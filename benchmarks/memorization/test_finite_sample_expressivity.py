@@ -22,15 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 import torch
 
 from harness import Metric
 from harness.data import load_dataset
 from harness.kits.construction import fit_any_labels
 from harness.seeds import torch_generator
-
-pytestmark = pytest.mark.memorization
 
 
 @dataclass(frozen=True)
@@ -64,12 +61,11 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
             "weights": np.array(counts, dtype=float)}
 
 
-def test_two_layer_net_fits_any_labels(tier, seeds, claim):
+def test_two_layer_net_fits_any_labels(cfg, seeds, claim):
     """Max error < 1e-6 with exactly 2n + d weights."""
-    cfg = TIERS[tier]
     result = run(cfg, "cpu", seeds)
     claim.record(result, {"max_error": Metric("lower", abs_tol=1e-7), "digits_max_error": Metric("lower", abs_tol=1e-7),
-                          "weights": Metric("target", abs_tol=0)}, config=cfg)
+                          "weights": Metric("target", abs_tol=0)})
     claim.each_within("max_error", high=1e-6)
     claim.each_within("digits_max_error", high=1e-6)
     claim.each_within("weights", 2 * cfg.n + cfg.d, 2 * cfg.n + cfg.d)

@@ -14,10 +14,10 @@ every epoch) or 80 epochs; every (condition, seed) pair its own model, all in on
 Measured (cpu, 2 threads, 5 seeds; smoke: w = 256, 1000 training rows, 20 s): every condition fits
 on every seed. Steps to fit: Gaussian 251±18, random pixels 283±9, shuffled pixels 386±17, true
 labels 392±11, random labels 413±16; ratios to random labels 0.610±0.055 (Gaussian) and
-0.687±0.026 (random pixels) (PHENOMENA.md at full scale: ≤ 0.66 and ≤ 0.74). Test accuracy:
+0.687±0.026 (random pixels) (first calibration at full scale: ≤ 0.66 and ≤ 0.74). Test accuracy:
 random labels 0.102±0.012, Gaussian 0.103±0.012, random pixels 0.232±0.009, shuffled 0.457,
 true 0.450. Full (w = 512, 4000 rows, 200 s): steps 704±23 / 813±18 / 986±14 / 1011±18 /
-1197±37 (PHENOMENA.md: 698 / 819 / 998 / 966 / 1139), ratios 0.589±0.022 and 0.680±0.024; test
+1197±37 (first calibration: 698 / 819 / 998 / 966 / 1139), ratios 0.589±0.022 and 0.680±0.024; test
 accuracy 0.090 (random labels), 0.100 (Gaussian), 0.299 (random pixels), 0.658 (true).
 """
 
@@ -32,8 +32,6 @@ from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.randomization import CONDITIONS, fit_conditions
 from harness.train import TrainConfig
-
-pytestmark = pytest.mark.memorization
 
 
 @dataclass(frozen=True)
@@ -56,25 +54,25 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def fitted(device, tier, seeds):
-    return run(TIERS[tier], device, seeds)
+def fitted(device, cfg, seeds):
+    return run(cfg, device, seeds)
 
 
 @pytest.mark.parametrize("condition", CONDITIONS)
-def test_every_condition_is_fitted(fitted, condition, claim, tier):
+def test_every_condition_is_fitted(fitted, condition, claim):
     """Train accuracy 1.0 within the cap; random labels and Gaussian inputs test below 0.2."""
     claim.record(fitted[condition], {"train_acc": Metric("higher", abs_tol=0.005),
                                      "steps_to_fit": Metric("lower", abs_tol=100),
-                                     "test_acc": Metric("target", abs_tol=0.03)}, config=TIERS[tier])
+                                     "test_acc": Metric("target", abs_tol=0.03)})
     claim.each_within("train_acc", low=1.0)
     if condition in ("random_labels", "gaussian"):
         claim.below("test_acc", 0.2)
 
 
-def test_noise_is_fitted_faster_than_random_labels(fitted, claim, tier):
+def test_noise_is_fitted_faster_than_random_labels(fitted, claim):
     """steps(Gaussian) ≤ 0.85 × steps(random labels); steps(random pixels) ≤ 0.9 ×."""
     ratios = fitted["ratios"]
     claim.record(ratios, {k: Metric("lower" if k.startswith(("gaussian", "random")) else "target", abs_tol=0.1)
-                          for k in ratios}, config=TIERS[tier])
+                          for k in ratios})
     claim.at_most("gaussian_over_random_labels", 0.85)
     claim.at_most("random_pixels_over_random_labels", 0.9)

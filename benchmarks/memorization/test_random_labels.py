@@ -33,10 +33,9 @@ import torch
 from harness import Metric
 from harness.data import load_dataset, noisy_labels
 from harness.models import mlp
+from harness.seeds import SeedGrid
 from harness.stats import spearman
 from harness.train import TrainConfig, TrainData, train
-
-pytestmark = pytest.mark.memorization
 
 NOISE_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # fraction of redrawn labels (Zhang Fig. 1b)
 CHANCE = 0.1  # ten balanced classes
@@ -59,33 +58,27 @@ TIERS = {
 }
 
 
-def member_seeds(seeds: list[int]) -> list[int]:
-    """One distinct trainer seed per (noise level, seed): level i, seed s → 1000·i + s."""
-    return [1000 * i + s for i in range(len(NOISE_LEVELS)) for s in seeds]
-
-
 def run(cfg: Config, device, seeds: list[int]) -> dict:
     """Train every (noise level, seed) model; per noise level, one value per seed of
     train_acc, test_acc and epochs_to_fit, plus test-accuracy learning curves."""
     data = load_dataset("mnist1d", device).subset(n_train=cfg.n_train)
+    grid = SeedGrid(NOISE_LEVELS, seeds, stride=1000)  # level i, seed s trains as 1000·i + s
     labels = torch.stack([noisy_labels(data.y, p, data.num_classes, s)[0] for p in NOISE_LEVELS for s in seeds])
-    result = train(lambda: mlp([40, cfg.width, cfg.width, 10]), TrainData.of(data, y=labels),
-                   member_seeds(seeds), cfg.train, device)
-    train_acc = result.accuracy(data.x, labels).cpu().numpy()
-    test_acc = result.accuracy(data.x_test, data.y_test).cpu().numpy()
-    epochs = result.epochs_run.numpy().astype(float)
-    n = len(seeds)
+    result = train(lambda: mlp([40, cfg.width, cfg.width, 10]), TrainData.of(data, y=labels), grid.members,
+                   cfg.train, device)
+    train_acc = grid.split(result.accuracy(data.x, labels).cpu().numpy())
+    test_acc = grid.split(result.accuracy(data.x_test, data.y_test).cpu().numpy())
+    epochs = grid.split(result.epochs_run.numpy().astype(float))
+    curves = grid.split(result.curves["test_acc"].numpy())
     return {
-        p: {"train_acc": train_acc[i * n:(i + 1) * n], "test_acc": test_acc[i * n:(i + 1) * n],
-            "epochs_to_fit": epochs[i * n:(i + 1) * n],
-            "test_curve": result.curves["test_acc"][i * n:(i + 1) * n].numpy()}
-        for i, p in enumerate(NOISE_LEVELS)
+        p: {"train_acc": train_acc[p], "test_acc": test_acc[p], "epochs_to_fit": epochs[p], "test_curve": curves[p]}
+        for p in NOISE_LEVELS
     }
 
 
 @pytest.fixture(scope="module")
-def sweep(device, tier, seeds):
-    return run(TIERS[tier], device, seeds)
+def sweep(device, cfg, seeds):
+    return run(cfg, device, seeds)
 
 
 NOISE_METRICS = {
@@ -96,9 +89,9 @@ NOISE_METRICS = {
 
 
 @pytest.mark.parametrize("noise", NOISE_LEVELS, ids=lambda p: f"noise={p}")
-def test_label_noise_is_memorized(sweep, noise, claim, tier):
+def test_label_noise_is_memorized(sweep, noise, claim):
     """Every noise level is fitted to ≥ 99% train accuracy; fully random labels test at chance."""
-    claim.record(sweep[noise], NOISE_METRICS, config=TIERS[tier])
+    claim.record(sweep[noise], NOISE_METRICS)
     claim.at_least("train_acc", 0.99)
     if noise == 1.0:
         claim.below("test_acc", 0.2)  # chance is 0.1; Zhang: random-label test error ≈ 90%
@@ -108,24 +101,22 @@ def test_label_noise_is_memorized(sweep, noise, claim, tier):
                 sweep[noise]["test_curve"], xlabel="epoch", ylabel="test accuracy")
 
 
-def test_accuracy_falls_with_noise(sweep, claim, tier, seeds):
+def test_accuracy_falls_with_noise(sweep, claim, seeds):
     """Test accuracy decreases monotonically with label noise (Spearman ≤ −0.9 per seed, on the mean)."""
     test_acc = np.stack([sweep[p]["test_acc"] for p in NOISE_LEVELS])  # [levels, seeds]
     rho = np.array([spearman(NOISE_LEVELS, test_acc[:, i]) for i in range(len(seeds))])
-    claim.record({"spearman_noise_test_acc": rho}, {"spearman_noise_test_acc": Metric("lower", abs_tol=0.1)},
-                 config=TIERS[tier])
+    claim.record({"spearman_noise_test_acc": rho}, {"spearman_noise_test_acc": Metric("lower", abs_tol=0.1)})
     claim.at_most("spearman_noise_test_acc", -0.9)
     claim.curve("test_acc_vs_noise", NOISE_LEVELS, test_acc.T, xlabel="label noise", ylabel="test accuracy")
 
 
-def test_epoch_time(bench, claim, device, tier, seeds):
+def test_epoch_time(cfg, bench, claim, device, tier, seeds):
     """Times one epoch of the batched random-label training (all seeds at once) at this tier's size."""
-    cfg = TIERS[tier]
     data = load_dataset("mnist1d", device).subset(n_train=cfg.n_train)
     labels = torch.stack([noisy_labels(data.y, 1.0, data.num_classes, s)[0] for s in seeds])
     one_epoch = TrainConfig(epochs=1, batch_size=cfg.train.batch_size, lr=cfg.train.lr)
     result = bench(lambda: train(lambda: mlp([40, cfg.width, cfg.width, 10]), TrainData.of(data, y=labels),
                                  seeds, one_epoch, device))
     claim.record({"first_epoch_train_acc": result.curves["train_acc"][:, 0]},
-                 {"first_epoch_train_acc": Metric("target", abs_tol=0.05)}, config=cfg)
+                 {"first_epoch_train_acc": Metric("target", abs_tol=0.05)})
     claim.below("first_epoch_train_acc", 0.5)  # one epoch cannot memorize random labels

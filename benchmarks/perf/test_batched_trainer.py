@@ -30,8 +30,6 @@ from harness.models import mlp
 from harness.timing import matmul_peak_flops, time_rounds
 from harness.train import TrainConfig, TrainData, train
 
-pytestmark = pytest.mark.perf
-
 WIDTHS = (40, 512, 512, 10)
 N_SEEDS = 8  # the models trained at once (fixed: the claim is about 8 seeds)
 
@@ -80,19 +78,19 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def perf(device, tier):
-    return run(TIERS[tier], device, list(range(N_SEEDS)))
+def perf(device, cfg):
+    return run(cfg, device, list(range(N_SEEDS)))
 
 
-def test_batched_matches_sequential(perf, claim, tier):
+def test_batched_matches_sequential(perf, claim, cfg):
     """Same seeds → same models: final test accuracy agrees within 1% (float rounding only)."""
     claim.record(perf, {"max_test_acc_gap": Metric("lower", abs_tol=0.01)},
-                 config=TIERS[tier], seeds=range(N_SEEDS))
+                 config=cfg, seeds=range(N_SEEDS))
     claim.at_most("max_test_acc_gap", 0.01)
 
 
 @pytest.mark.timing
-def test_batched_speedup(perf, claim, tier, device, request):
+def test_batched_speedup(perf, claim, cfg, device, request):
     """Training 8 seeds batched is ≥ 1.5× faster than one at a time (the sanity claim)."""
     request.applymarker(pytest.mark.xfail(
         device.type == "cpu", strict=True,
@@ -100,18 +98,18 @@ def test_batched_speedup(perf, claim, tier, device, request):
                "(~88 GFLOP/s) one seed at a time, so batching only removes per-op overhead; measured "
                "1.00–1.29× (smoke, 5 runs) — it needs a device where small kernels are launch-bound (GPU)"))
     claim.record(perf, {"speedup": Metric("higher", abs_tol=0.3, timing=True)},
-                 config=TIERS[tier], seeds=range(N_SEEDS))
+                 config=cfg, seeds=range(N_SEEDS))
     claim.note("rounds_s", perf["times"])
     claim.at_least("speedup", 1.5)
 
 
 @pytest.mark.timing
-def test_step_throughput(perf, claim, tier, bench, device):
+def test_step_throughput(perf, claim, cfg, bench, device):
     """Training throughput as a fraction of the measured matmul peak (aim ≥ 0.5; floor 0.25)."""
     claim.record(perf, {"peak_fraction": Metric("higher", abs_tol=0.1, timing=True)},
-                 config=TIERS[tier], seeds=range(N_SEEDS))
+                 config=cfg, seeds=range(N_SEEDS))
     claim.note("matmul_peak_gflops", perf["peak_gflops"])
     claim.at_least("peak_fraction", 0.25)  # a regression floor: measured 0.37–0.54 on the 2-core CPU
-    data = TrainData.of(load_dataset("mnist1d", device).subset(n_train=TIERS[tier].n_train))
-    one_epoch = TrainConfig(epochs=1, batch_size=TIERS[tier].batch_size, lr=1e-3)
+    data = TrainData.of(load_dataset("mnist1d", device).subset(n_train=cfg.n_train))
+    one_epoch = TrainConfig(epochs=1, batch_size=cfg.batch_size, lr=1e-3)
     bench(lambda: train(lambda: mlp(WIDTHS), data, list(range(N_SEEDS)), one_epoch, device))

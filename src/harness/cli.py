@@ -6,6 +6,7 @@
     harness baselines orphans                entries whose test no longer exists
     harness compare A.json B.json            exit 1 on a significant regression from A to B
     harness report RUN.json|DIR … --out DIR  Markdown + HTML with plots; shards merged; trends across runs
+    harness docs [--check]                   docs/phenomena.md and README's table from docstrings + baselines
 """
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     report_.add_argument("--out", type=Path, default=Path(".harness/report"), help="output directory")
     report_.add_argument("--last", type=int, default=20, help="trends over this many most recent runs")
     report_.set_defaults(func=cmd_report)
+
+    docs = sub.add_parser("docs", formatter_class=fmt_,
+                          help="regenerate docs/phenomena.md and README's phenomena table from the benchmarks' "
+                               "docstrings and the stored baselines")
+    docs.add_argument("--root", type=Path, default=Path("."), help="project root")
+    docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is stale")
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 
@@ -196,6 +204,27 @@ def cmd_report(args) -> int:
 
     page = site.write_report(found, args.out, last=args.last)
     print(f"harness: {len(found)} run record(s) → {page} and {args.out / 'report.md'}")
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from harness.reporting import catalogue  # loads the benchmark files, and with them torch
+
+    root = args.root
+    generated = catalogue.generate(root, root / "benchmarks", root / "baselines", root / "docs" / "phenomena.md",
+                                   root / "README.md")
+    stale = [path for path, text in generated.items()
+             if not path.exists() or path.read_text(encoding="utf-8") != text]
+    if args.check:
+        for path in stale:
+            print(f"harness: {path} is stale: run `harness docs` and commit the result", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(generated[path], encoding="utf-8")
+        print(f"harness: wrote {path}")
+    if not stale:
+        print("harness: the catalogue is current")
     return 0
 
 

@@ -91,7 +91,7 @@ def _generate_mnist1d() -> dict:
 
 def make_digits() -> Dataset:
     """scikit-learn digits: 8×8 images flattened, scaled to [0, 1] by /16, shuffled with
-    RandomState(0); the last 497 are the test split (1300 train), as in PHENOMENA.md."""
+    RandomState(0); the last 497 are the test split (1300 train)."""
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)

@@ -41,7 +41,7 @@ def mlp(widths: Sequence[int], activation: str = "relu", dropout: float = 0.0) -
 
 
 def cnn1d(length: int = 40, channels: int = 32, num_classes: int = 10, dropout: float = 0.0) -> nn.Sequential:
-    """Three Conv1d (k=5; stride 1, 2, 2) with ReLU, then dropout and a linear head (PHENOMENA M4).
+    """Three Conv1d (k=5; stride 1, 2, 2) with ReLU, then dropout and a linear head (memorization M4).
     Input [N, length]; for MNIST-1D (length 40) the flattened features are 32·10 = 320."""
     return nn.Sequential(
         nn.Unflatten(1, (1, length)),

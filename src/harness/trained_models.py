@@ -28,7 +28,7 @@ class Recipe:
     train_rows: tuple[int, int] | None = None  # [start, stop) of the training set, when not all of it
 
 
-# PHENOMENA.md "adversarial": digits, Adam 1e-3, batch 64, 30 epochs (softmax regression: Adam 1e-2, 100)
+# The adversarial group's calibrated setting: digits, Adam 1e-3, batch 64, 30 epochs (softmax regression: Adam 1e-2, 100)
 RECIPES = {
     "digits-mlp": Recipe("digits", lambda: mlp([64, 300, 100, 10]), TrainConfig(epochs=30, batch_size=64, lr=1e-3)),
     "digits-deep-mlp": Recipe("digits", lambda: mlp([64, 100, 100, 100, 100, 10]),

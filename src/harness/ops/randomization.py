@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from harness.data import Dataset, gaussian_like, noisy_labels, random_pixels, shuffled_pixels
+from harness.seeds import SeedGrid
 from harness.stacked import stack_seeds
 from harness.train import TrainConfig, TrainData, train
 
@@ -36,12 +37,10 @@ def fit_conditions(factory, ds: Dataset, conditions, seeds: list[int], cfg: Trai
     """Train one model per (condition, seed) in one batched run until it fits (cfg should set
     stop_at_train_acc). Per condition, per seed: steps to fit (inf if never), train and test accuracy."""
     x, y, x_test, y_test = stack_seeds(condition_data(ds, c, s) for c in conditions for s in seeds)
-    members = [1000 * i + s for i in range(len(conditions)) for s in seeds]
+    grid = SeedGrid(conditions, seeds, stride=1000)
     data = TrainData(x, y, x_test, y_test, per_seed=frozenset({"x", "y", "x_test", "y_test"}))
-    result = train(factory, data, members, cfg, device)
-    steps = torch.where(result.reached_target, result.steps_run.double(), torch.inf)
-    train_acc = result.accuracy(x, y, per_seed=True).cpu()
-    test_acc = result.accuracy(x_test, y_test, per_seed=True).cpu()
-    n = len(seeds)
-    return {c: {"steps_to_fit": steps[i * n:(i + 1) * n].numpy(), "train_acc": train_acc[i * n:(i + 1) * n].numpy(),
-                "test_acc": test_acc[i * n:(i + 1) * n].numpy()} for i, c in enumerate(conditions)}
+    result = train(factory, data, grid.members, cfg, device)
+    steps = grid.split(torch.where(result.reached_target, result.steps_run.double(), torch.inf).numpy())
+    train_acc = grid.split(result.accuracy(x, y, per_seed=True).cpu().numpy())
+    test_acc = grid.split(result.accuracy(x_test, y_test, per_seed=True).cpu().numpy())
+    return {c: {"steps_to_fit": steps[c], "train_acc": train_acc[c], "test_acc": test_acc[c]} for c in conditions}

@@ -213,7 +213,8 @@ def upgrade_schema_1(data: dict) -> dict:
         t["curves"] = {name: {**c, "figure": name, "label": None} for name, c in t.get("curves", {}).items()}
         t["notes"] = t.pop("extras", {})
         t["matrices"] = {}
-        t["recorded"] = {key: t.get("recorded", {}).get(key, "") for key in
-                         ("commit", "dirty", "date", "torch", "python", "device", "tier")}
+        recorded = t.get("recorded", {})
+        t["recorded"] = {**{key: recorded.get(key, "") for key in ("commit", "date", "torch", "python", "device")},
+                         "dirty": bool(recorded.get("dirty", False)), "tier": recorded.get("tier", t.get("tier", ""))}
         tests.append(t)
     return {**data, "schema": SCHEMA_VERSION, "tests": tests}
