@@ -1,6 +1,7 @@
 """The YAML store: validation with lines, comparison by direction, atomic merging writes."""
 
 import dataclasses
+import statistics
 
 import pytest
 import yaml
@@ -13,8 +14,9 @@ from harness.results.schema import TimeSummary
 
 def entry(values, direction="higher", abs_tol=0.01):
     mean = sum(values) / len(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"recorded": {"commit": "abc", "dirty": False}, "seeds": list(range(len(values))),
-            "metrics": {"acc": {"direction": direction, "mean": mean, "std": 0.0, "values": values, "abs_tol": abs_tol}}}
+            "metrics": {"acc": {"direction": direction, "mean": mean, "std": std, "values": values, "abs_tol": abs_tol}}}
 
 
 def test_write_merges_and_keeps_other_entries(tmp_path):
@@ -64,7 +66,32 @@ def test_compare_respects_direction(direction, new, regressed):
     stored = entry([0.9, 0.9], direction, abs_tol=0.02)
     (verdict,) = baselines.compare("g/t", stored, {"acc": new}, {"acc": Metric(direction, 0.02)}, "cpu")
     assert verdict.passed is (not regressed)
-    assert "device class cpu" in verdict.sentence and "tolerance 0.020" in verdict.sentence
+    assert "device class cpu" in verdict.sentence and "mean tolerance 0.020" in verdict.sentence
+
+
+def test_a_collapsed_seed_fails_although_the_new_spread_is_large():
+    """The new run's own spread never widens its tolerance: one diverged seed is a regression."""
+    stored = entry([0.94, 0.95, 0.96], "higher", abs_tol=0.01)
+    (verdict,) = baselines.compare("g/t", stored, {"acc": [0.95, 0.10, 0.95]}, {"acc": Metric("higher", 0.01)},
+                                   "cpu", seeds=[0, 1, 2])
+    assert verdict.passed is False
+    assert "seed 1 at 0.100" in verdict.sentence and "collapsed or diverged seed" in verdict.sentence
+
+
+def test_one_bad_seed_fails_even_when_the_mean_stays_within_tolerance():
+    stored = entry([0.5, 0.6, 0.7, 0.5, 0.6, 0.7, 0.6], "lower", abs_tol=0.2)  # a noisy metric, wide mean band
+    (verdict,) = baselines.compare("g/t", stored, {"acc": [0.5, 0.6, 0.55, 0.6, 1.6]},
+                                   {"acc": Metric("lower", 0.2)}, "cpu", seeds=[10, 11, 12, 13, 14])
+    assert verdict.passed is False and "seed 14 at 1.600" in verdict.sentence
+
+
+def test_a_shifted_mean_fails_and_a_new_seed_draw_passes():
+    stored = entry([0.90, 0.91, 0.92], "higher", abs_tol=0.01)
+    spec = {"acc": Metric("higher", 0.01)}
+    (shifted,) = baselines.compare("g/t", stored, {"acc": [0.87, 0.88, 0.885]}, spec, "cpu")
+    (redrawn,) = baselines.compare("g/t", stored, {"acc": [0.905, 0.92, 0.90]}, spec, "cpu")
+    assert shifted.passed is False and "fell from 0.910" in shifted.sentence
+    assert redrawn.passed is True
 
 
 def test_make_entry_rounds_and_keeps_timing():

@@ -106,7 +106,8 @@ def test_planted_regression_fails_with_its_sentence(toy, monkeypatch):
     result = toy.runpytest("bench/test_toy.py::test_toy")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([("*memorization/toy::toy acc fell from 0.910±0.010 (n=3) to 0.710±0.010 (n=3)"
-                                  " (direction: higher is better, tolerance 0.0*, device class cpu)*")])
+                                  ", mean tolerance 0.0*, per-seed tolerance 0.0* (direction: higher is better, "
+                                  "device class cpu)*")])
 
 
 def test_improvement_within_direction_passes(toy, monkeypatch):
@@ -125,6 +126,21 @@ def test_failing_values_are_sentences_and_never_stored(toy, monkeypatch, shift, 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([sentence])
     assert not baseline_file(toy).exists()
+
+
+@pytest.mark.parametrize("claims", [
+    "claim.each_within('x', 0, 1)", "claim.greater('x', 'y')", "claim.greater('y', 'x', paired=True)",
+    "claim.at_least('x', 0)", "claim.below('x', 1)",
+])
+def test_a_non_finite_metric_fails_the_same_under_every_claim(toy, claims):
+    path = write_bench(toy, "test_nan", "def test_nan(claim):\n"
+                       "    claim.record({'x': [1.0, float('nan'), 1.0], 'y': [1.0, 1.0, 1.0]},\n"
+                       "                 {'x': Metric('higher', 0.1), 'y': Metric('higher', 0.1)})\n"
+                       f"    {claims}\n")
+    result = toy.runpytest(path)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*perf/nan::nan x is not finite: [[]1.0, nan, 1.0[]]*"])
+    assert "KeyError" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("broken, message", [

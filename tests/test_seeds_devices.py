@@ -76,5 +76,15 @@ def test_seed_grid_members_and_split():
     assert values.tolist() == [0, 10, 20, 30, -1, -1]
     with pytest.raises(ValueError, match="one row per member"):
         grid.split(values[:5])
-    with pytest.raises(ValueError, match="reach the grid's stride"):
+    with pytest.raises(ValueError, match="span the grid's stride"):
         SeedGrid(("a", "b"), [0, 100], stride=100)
+    shifted = SeedGrid(("a", "b"), [100_000, 100_001], stride=100)  # a --seed-offset run: its own members
+    assert shifted.members == [100_000, 100_001, 100_100, 100_101]
+
+
+def test_at_least_continues_from_the_last_seed():
+    from harness.seeds import at_least
+
+    assert at_least([0, 1, 2], 8) == list(range(8))
+    assert at_least([5000, 5001, 5002], 5) == [5000, 5001, 5002, 5003, 5004]
+    assert at_least([0, 1, 2, 3, 4], 3) == [0, 1, 2, 3, 4]

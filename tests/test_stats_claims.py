@@ -11,9 +11,9 @@ from harness.stats import (
     NonFiniteMetric,
     Summary,
     fmt,
+    mean_tolerance,
     paired_greater,
-    pooled_std,
-    regression_tolerance,
+    seed_tolerance,
     slope,
     spearman,
     summarize,
@@ -58,12 +58,13 @@ def test_spearman_monotone_and_errors():
         spearman([1, 2, 3], [1, 2])
 
 
-def test_regression_tolerance_takes_the_larger_term():
+def test_tolerances_come_from_the_baseline_alone():
     quiet = Summary(0.9, 0.0, 5)
-    assert regression_tolerance(quiet, quiet, abs_tol=0.01) == 0.01
-    noisy_a, noisy_b = Summary(0.9, 0.1, 4), Summary(0.9, 0.1, 4)
-    assert pooled_std(noisy_a, noisy_b) == pytest.approx(0.1)
-    assert regression_tolerance(noisy_a, noisy_b, abs_tol=0.01) == pytest.approx(3 * 0.1 * math.sqrt(0.5))
+    assert mean_tolerance(quiet, 5, abs_tol=0.01) == 0.01
+    noisy = Summary(0.9, 0.1, 4)
+    assert mean_tolerance(noisy, 4, abs_tol=0.01) == pytest.approx(3 * 0.1 * math.sqrt(0.5))
+    assert seed_tolerance(quiet, abs_tol=0.01) == pytest.approx(0.03)  # three abs_tol at the least
+    assert seed_tolerance(noisy, abs_tol=0.01) == pytest.approx(5 * 0.1 * math.sqrt(1.25))
 
 
 def test_fmt_is_readable():

@@ -31,6 +31,7 @@ from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.distill import Distillation
+from harness.seeds import at_least
 from harness.train import TrainConfig, TrainData, train
 
 OMITTED = 3  # the digit the omitted-class student never sees (Hinton's choice)
@@ -66,7 +67,7 @@ def train_pair(cfg: Config, data: TrainData, loss: Distillation, epochs: TrainCo
 
 @pytest.fixture(scope="module")
 def teachers(device, cfg, seeds):
-    pairs = list(range(max(len(seeds), cfg.min_pairs)))
+    pairs = at_least(seeds, cfg.min_pairs)
     digits = load_dataset("digits", device)
     return pairs, train(lambda: mlp(cfg.widths), TrainData.of(digits), pairs, cfg.teacher, device)
 

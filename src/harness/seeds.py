@@ -49,6 +49,13 @@ def check_seed_list(seeds) -> list[int]:
     return seeds
 
 
+def at_least(seeds, n: int) -> list[int]:
+    """`seeds`, continued with the integers after the last one until there are at least n: a claim
+    that needs more seeds than the tier's (paired tests over 8 pairs) still starts where --seed-offset says."""
+    seeds = check_seed_list(seeds)
+    return seeds + list(range(max(seeds) + 1, max(seeds) + 1 + n - len(seeds)))
+
+
 class SeedGrid:
     """Conditions × seeds trained as one batch: condition i with seed s trains as the member seed
     `start + stride·i + s`, so every model draws its own init and order, and the same (condition,
@@ -58,15 +65,15 @@ class SeedGrid:
         result = train(factory, data, grid.members, cfg.train, device)
         per_level = grid.split(result.accuracy(x, y))   # {noise: values of its seeds}
 
-    The stride must exceed the largest seed, or two conditions would share a member.
+    Two members must never coincide: a seed list wider than the stride is refused.
     """
 
     def __init__(self, conditions, seeds, *, stride: int, start: int = 0):
         self.conditions, self.seeds = list(conditions), check_seed_list(seeds)
-        if max(self.seeds) >= stride:
-            raise ValueError(f"seeds {self.seeds} reach the grid's stride {stride}: conditions would share "
-                             f"member seeds; use fewer seeds or a larger stride")
         self.stride, self.start = stride, start
+        if max(self.seeds) - min(self.seeds) >= stride:
+            raise ValueError(f"seeds {self.seeds} span the grid's stride {stride}: two conditions would share a "
+                             f"member seed; use fewer seeds or a larger stride")
 
     @property
     def members(self) -> list[int]:

@@ -124,18 +124,23 @@ def slope(x, y) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def pooled_std(a: Summary, b: Summary) -> float:
-    """Pooled standard deviation of two samples (0 when neither has spread)."""
-    dof = a.n + b.n - 2
-    if dof <= 0:
-        return max(a.std, b.std)
-    return math.sqrt(((a.n - 1) * a.std**2 + (b.n - 1) * b.std**2) / dof)
+MEAN_K = 3.0  # standard errors of a difference of means before a shifted mean is a regression
+SEED_K = 5.0  # baseline standard deviations one seed may sit from the baseline mean
+SEED_ABS = 3.0  # ... and never less than this many times the metric's abs_tol
 
 
-def regression_tolerance(base: Summary, new: Summary, abs_tol: float, k: float = 3.0) -> float:
-    """How far the new mean may move the wrong way before it is a regression.
+def mean_tolerance(base: Summary, n_new: int, abs_tol: float) -> float:
+    """How far a new mean of n_new seeds may move the wrong way from the baseline's.
 
-    max(abs_tol, k·σ_pooled·sqrt(1/n_base + 1/n_new)): the second term is k standard errors of the
-    difference of two means, so a noisy metric earns a wider band and a quiet one keeps abs_tol.
+    max(abs_tol, MEAN_K·σ_base·sqrt(1/n_base + 1/n_new)): standard errors of the difference of two
+    means, with σ from the stored seeds only — the new run's own spread never widens its band, so a
+    diverged seed cannot excuse itself.
     """
-    return max(abs_tol, k * pooled_std(base, new) * math.sqrt(1 / base.n + 1 / new.n))
+    return max(abs_tol, MEAN_K * base.std * math.sqrt(1 / base.n + 1 / n_new))
+
+
+def seed_tolerance(base: Summary, abs_tol: float) -> float:
+    """How far one new seed may sit from the baseline mean the wrong way:
+    max(SEED_ABS·abs_tol, SEED_K·σ_base·sqrt(1 + 1/n_base)), a wide prediction band for a single
+    draw (σ from 3 stored seeds is itself uncertain), that a collapsed or diverged seed still leaves."""
+    return max(SEED_ABS * abs_tol, SEED_K * base.std * math.sqrt(1 + 1 / base.n))

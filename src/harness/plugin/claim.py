@@ -29,6 +29,7 @@ class Claim:
         self.metrics: dict[str, np.ndarray] = {}
         self.specs: dict[str, Metric] = {}
         self.verdicts: list[Verdict] = []
+        self.non_finite: set[str] = set()  # recorded, failed as NaN/inf, so not judged again
         self.config: dict = _as_dict(config) if config is not None else {}
         self.curves: dict[str, Curve] = {}
         self.matrices: dict[str, Matrix] = {}
@@ -52,6 +53,7 @@ class Claim:
                 self.metrics[name] = as_values(values[name], f"{self.where} {name}")
             except NonFiniteMetric as err:
                 self.verdicts.append(Verdict("claim", "finite", False, str(err), name))
+                self.non_finite.add(name)
                 continue
             self.specs[name] = spec
         if seeds is not None:
@@ -94,13 +96,21 @@ class Claim:
         """In the full tier thresholds must hold on the one-sided 95% bound, not only the mean."""
         return self.tier == "full"
 
-    def _threshold(self, metric, op, bound):
-        if metric not in self.metrics:
-            return None  # already failed as non-finite
-        verdict = verdicts.threshold(self.where, metric, summarize(self.values(metric), metric), op, bound,
-                                   strict=self.strict)
+    def _judge(self, metrics: tuple[str, ...], judge) -> Verdict:
+        """The verdict of `judge()`, or — when one of the metrics was not finite (it already failed
+        with its values) — a skipped verdict that says so, the same for every claim method."""
+        broken = [m for m in metrics if m in self.non_finite]
+        if broken:
+            verdict = Verdict("claim", "not judged", None, f"{self.where}: not judged, {', '.join(broken)} "
+                              f"{'is' if len(broken) == 1 else 'are'} not finite (failed above)", metrics[0])
+        else:
+            verdict = judge()
         self.verdicts.append(verdict)
         return verdict
+
+    def _threshold(self, metric, op, bound):
+        return self._judge((metric,), lambda: verdicts.threshold(
+            self.where, metric, summarize(self.values(metric), metric), op, bound, strict=self.strict))
 
     def at_least(self, metric: str, bound: float) -> Verdict:
         return self._threshold(metric, ">=", bound)
@@ -115,15 +125,13 @@ class Claim:
         return self._threshold(metric, "<", bound)
 
     def each_within(self, metric: str, low: float | None = None, high: float | None = None) -> Verdict:
-        verdict = verdicts.per_seed(self.where, metric, self.values(metric).tolist(), low, high)
-        self.verdicts.append(verdict)
-        return verdict
+        return self._judge((metric,), lambda: verdicts.per_seed(
+            self.where, metric, self.values(metric).tolist(), low, high))
 
     def greater(self, metric_a: str, metric_b: str, margin: float = 0.0, *, paired: bool = False) -> Verdict:
-        verdict = verdicts.difference(self.where, metric_a, self.values(metric_a).tolist(), metric_b,
-                                    self.values(metric_b).tolist(), margin, paired=paired)
-        self.verdicts.append(verdict)
-        return verdict
+        return self._judge((metric_a, metric_b), lambda: verdicts.difference(
+            self.where, metric_a, self.values(metric_a).tolist(), metric_b, self.values(metric_b).tolist(),
+            margin, paired=paired))
 
     def check(self, name: str, passed: bool, observed: str, expected: str) -> Verdict:
         verdict = verdicts.custom(self.where, name, passed, observed, expected)

@@ -36,8 +36,8 @@ def tier(harness_session) -> str:
 
 @pytest.fixture(scope="session")
 def seeds(harness_session) -> list[int]:
-    """Seeds 0..N-1: N from --seeds, else the tier's default."""
-    return list(range(harness_session.n_seeds))
+    """Seeds K..K+N-1: N from --seeds, else the tier's default; K from --seed-offset (default 0)."""
+    return harness_session.seeds
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def local_dataset(device):
 def claim(request, harness_session) -> Claim:
     """Record metrics and state claims; checked (with the baseline) when the test body returns.
     Its config is the module's tier preset until `claim.record(..., config=...)` says otherwise."""
-    book = Claim(where(request.node), harness_session.tier, list(range(harness_session.n_seeds)),
+    book = Claim(where(request.node), harness_session.tier, harness_session.seeds,
                  config=tier_config(request.module, harness_session.tier, required=False))
     request.node.stash[CLAIM] = book
     return book

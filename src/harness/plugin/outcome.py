@@ -36,7 +36,7 @@ def check_baseline(item, s, claim: Claim) -> list[Verdict]:
         item.warn(BaselineWarning(sentence))
         return [Verdict("baseline", name, None, sentence, name) for name in claim.metrics]
     item.stash[BASELINE_ENTRY] = entry
-    verdicts = baselines.compare(claim.where, entry, claim.metrics, claim.specs, s.device_class)
+    verdicts = baselines.compare(claim.where, entry, claim.metrics, claim.specs, s.device_class, claim.seeds)
     for verdict in verdicts:
         if verdict.passed is None:
             item.warn(BaselineWarning(verdict.sentence))

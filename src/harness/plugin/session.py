@@ -29,6 +29,7 @@ class HarnessSession:
     device_class: str
     tier: str
     n_seeds: int
+    seed_offset: int
     baselines_dir: Path
     results_dir: Path
     update: bool
@@ -45,6 +46,10 @@ class HarnessSession:
     progress: bool = False  # one line per finished phenomenon test
     terminal: object = None  # pytest's terminal reporter, once the session starts
     durations: dict = dataclasses.field(default_factory=dict)  # nodeid -> setup + call + teardown seconds
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed_offset, self.seed_offset + self.n_seeds))
 
     def pytest_runtest_logreport(self, report):
         """Collect records from call reports (on the controller under xdist, reports carry them)
@@ -87,7 +92,7 @@ def from_options(config) -> HarnessSession:
     root = Path(config.rootpath)
     session = HarnessSession(
         device=device, device_class=devices.device_class(device), tier=opt.tier,
-        n_seeds=opt.seeds or TIER_SEEDS[opt.tier], baselines_dir=root / opt.baselines_dir,
+        n_seeds=opt.seeds or TIER_SEEDS[opt.tier], seed_offset=opt.seed_offset, baselines_dir=root / opt.baselines_dir,
         results_dir=_writable_dir(root / opt.results_dir, "--results-dir"), update=opt.update_baselines,
         require=opt.require_baselines, git=git_state(root), env=devices.describe(device),
         shard=opt.shard, plots=opt.plots, progress=_wants_progress(config))

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from harness.results.schema import DIRECTIONS, Metric, TestRecord, Verdict
-from harness.stats import Summary, fmt, regression_tolerance, summarize
+from harness.stats import Summary, fmt, mean_tolerance, seed_tolerance, summarize
 
 SCHEMA = 1
 ENTRY_KEYS = {"recorded", "seeds", "metrics", "time_s"}
@@ -105,10 +105,12 @@ def _line_of(node, keys: tuple) -> int:
     return line
 
 
-def compare(where: str, entry: dict | None, observed: dict, metrics: dict, device_class: str) -> list[Verdict]:
-    """Baseline verdicts for one test: observed {metric: values} against a stored entry.
+def compare(where: str, entry: dict | None, observed: dict, metrics: dict, device_class: str,
+            seeds: list[int] | None = None) -> list[Verdict]:
+    """Baseline verdicts for one test: observed {metric: per-seed values} against a stored entry.
 
-    `metrics` maps names to their Metric (direction, abs_tol) as the benchmark declares them now.
+    `metrics` maps names to their Metric (direction, abs_tol) as the benchmark declares them now;
+    `seeds` names the observed values' seeds in the sentences.
     """
     if entry is None:
         return []
@@ -120,29 +122,47 @@ def compare(where: str, entry: dict | None, observed: dict, metrics: dict, devic
                                     f"for {device_class}; record it with `harness baselines update`", name))
             continue
         base = Summary(stored[name]["mean"], stored[name]["std"], len(stored[name]["values"]))
-        verdicts.append(_compare_metric(where, name, base, summarize(values, name), metrics[name], device_class))
+        verdicts.append(_compare_metric(where, name, base, list(values), metrics[name], device_class, seeds))
     for name in stored.keys() - observed.keys():
         verdicts.append(Verdict("baseline", name, None, f"{where} {name}: in the {device_class} baseline but "
                                 "no longer reported by the test; re-record to drop it", name))
     return verdicts
 
 
+def worse_by(delta: float, direction: str) -> float:
+    """How far a change of `delta` goes the wrong way for the direction (negative: the good way)."""
+    return {"higher": -delta, "lower": delta, "target": abs(delta)}[direction]
+
+
 def shortfall(base: Summary, new: Summary, metric: Metric) -> tuple[float, float]:
-    """How far the new mean moved the wrong way for the metric's direction, and the tolerance."""
-    delta = new.mean - base.mean
-    worse = {"higher": -delta, "lower": delta, "target": abs(delta)}[metric.direction]
-    return worse, regression_tolerance(base, new, metric.abs_tol)
+    """How far the new mean moved the wrong way, and the tolerance (from the baseline's spread only)."""
+    return worse_by(new.mean - base.mean, metric.direction), mean_tolerance(base, new.n, metric.abs_tol)
 
 
-def _compare_metric(where: str, name: str, base: Summary, new: Summary, metric: Metric, device_class: str) -> Verdict:
+BETTER = {"higher": "higher is better", "lower": "lower is better", "target": "closer to the baseline is better"}
+
+
+def _compare_metric(where: str, name: str, base: Summary, values: list, metric: Metric, device_class: str,
+                    seeds: list[int] | None) -> Verdict:
+    """The mean must not move past its tolerance, and no single seed past the seed band: a shifted
+    mean and a collapsed seed are both regressions; a new seed draw of unchanged code is neither."""
+    new = summarize(values, name)
     worse, tol = shortfall(base, new, metric)
+    seed_tol = seed_tolerance(base, metric.abs_tol)
+    names = seeds if seeds is not None and len(seeds) == len(values) else range(len(values))
+    outliers = [(s, v) for s, v in zip(names, values, strict=True)
+                if worse_by(v - base.mean, metric.direction) > seed_tol]
     delta = new.mean - base.mean
-    regressed = worse > tol
     verb = "rose" if delta > 0 else "fell" if delta < 0 else "stayed"
-    better = {"higher": "higher is better", "lower": "lower is better", "target": "closer to the baseline is better"}
+    context = f"(direction: {BETTER[metric.direction]}, device class {device_class})"
     sentence = (f"{where} {name} {verb} from {fmt(base.mean)}±{fmt(base.std)} (n={base.n}) to "
-                f"{fmt(new.mean)}±{fmt(new.std)} (n={new.n}) (direction: {better[metric.direction]}, "
-                f"tolerance {fmt(tol)}, device class {device_class})")
+                f"{fmt(new.mean)}±{fmt(new.std)} (n={new.n}), mean tolerance {fmt(tol)}, per-seed tolerance "
+                f"{fmt(seed_tol)} {context}")
+    if outliers:
+        sentence += ("; " + ", ".join(f"seed {s} at {fmt(v)}" for s, v in outliers)
+                     + f" lies {'more than' if len(outliers) == 1 else 'each more than'} {fmt(seed_tol)} "
+                     f"the wrong way from the baseline mean — a collapsed or diverged seed")
+    regressed = worse > tol or bool(outliers)
     if regressed and metric.timing:
         return Verdict("baseline", name, None, sentence + " — time-derived, so a warning only; "
                        "confirm with `harness compare` on a quiet machine", name)

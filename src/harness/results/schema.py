@@ -175,6 +175,7 @@ class RunRecord:
     shard: str | None = None  # 'I/N' under --shard
     shards: list[str] = field(default_factory=list)  # of a merged record: the shards it joins
     sources: list[str] = field(default_factory=list)  # files it was read from (not written)
+    seed_offset: int = 0  # --seed-offset: the first seed of the run
     schema: int = SCHEMA_VERSION
 
     @property
