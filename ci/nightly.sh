@@ -42,9 +42,14 @@ if [[ -n ${HARNESS_DURATIONS:-} && -e $HARNESS_DURATIONS ]]; then
     args+=(--shard-durations "$HARNESS_DURATIONS")
 fi
 if [[ -n ${HARNESS_PYTEST_ARGS:-} ]]; then  # split like a shell would, quotes kept: -k "a or b"
+    # A malformed value (an unclosed quote) must stop the night, not run the whole suite unfiltered.
+    if ! split=$(python -c 'import shlex, sys; print(*shlex.split(sys.argv[1]), sep="\n")' "$HARNESS_PYTEST_ARGS"); then
+        echo "nightly: HARNESS_PYTEST_ARGS is not valid shell syntax: $HARNESS_PYTEST_ARGS" >&2
+        exit 2
+    fi
     while IFS= read -r arg; do  # (a read loop, not mapfile: macOS ships bash 3.2)
         args+=("$arg")
-    done < <(python -c 'import shlex, sys; print(*shlex.split(sys.argv[1]), sep="\n")' "$HARNESS_PYTEST_ARGS")
+    done <<< "$split"
 fi
 
 echo "nightly: pytest ${args[*]}"

@@ -17,15 +17,17 @@ ALLOWED = {
     "ops": {"core", "ops"},
     "kits": {"core", "ops", "kits"},
     "results": {"results", "stats"},
-    "plugin": {"core", "ops", "results", "plugin", "reporting", "stats"},
+    "plugin": {"core", "ops", "results", "plugin", "reporting", "stats", "faults"},
+    "faults": {"core"},
     "reporting": {"reporting", "results", "stats"},
-    "cli": {"results", "reporting", "stats"},
+    "cli": {"results", "reporting", "stats", "faults"},
     "package": {"results"},  # harness/__init__.py re-exports Metric
 }
 NEVER = {  # third-party imports a layer must not make
     "core": {"pytest", "matplotlib"}, "ops": {"pytest", "matplotlib"}, "kits": {"pytest", "matplotlib"},
     "results": {"torch", "pytest", "matplotlib"}, "reporting": {"torch", "pytest"},
-    "cli": {"torch", "pytest", "matplotlib"}, "plugin": {"matplotlib"}, "package": {"torch", "pytest"},
+    "cli": {"pytest", "matplotlib"}, "plugin": {"matplotlib"}, "package": {"torch", "pytest"},
+    "faults": {"pytest", "matplotlib"},
 }
 
 
@@ -37,7 +39,7 @@ def layer_of(module: str) -> str:
     head = parts[1]
     if head in CORE:
         return "stats" if head == "stats" else "core"
-    return head
+    return head  # ops, kits, plugin, results, reporting, faults, cli
 
 
 def modules() -> list[tuple[str, Path]]:

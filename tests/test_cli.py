@@ -1,5 +1,7 @@
 """`harness` commands on hand-made run records and baseline files."""
 
+import dataclasses
+
 import pytest
 import yaml
 from fake_records import phenomenon_record, write
@@ -19,6 +21,29 @@ def test_compare_exits_0_on_a_rerun_and_1_on_a_regression(tmp_path, capsys):
     assert cli.main(["compare", str(a), str(same)]) == 0
     assert cli.main(["compare", str(a), str(worse)]) == 1
     assert "REGRESSED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"device_class": "cuda-nvidia-h200"}, "different device classes (cpu and cuda-nvidia-h200)"),
+    ({"tier": "full"}, "different tiers (smoke and full)"),
+])
+def test_compare_refuses_runs_of_another_device_class_or_tier(tmp_path, capsys, change, message):
+    a = write(tmp_path, "a.json", run_record([0.9] * 5))
+    other = run_record([0.5] * 5)
+    other = dataclasses.replace(other, tier=change.get("tier", other.tier),
+                                env={**other.env, "device_class": change.get("device_class", "cpu")})
+    b = write(tmp_path, "b.json", other)
+    assert cli.main(["compare", str(a), str(b)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_compare_p_values_never_exceed_one(tmp_path, capsys):
+    a = write(tmp_path, "a.json", run_record([0.90, 0.91, 0.92], direction="target"))
+    b = write(tmp_path, "b.json", run_record([0.90, 0.91, 0.92], direction="target"))
+    assert cli.main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    p_values = [float(part.split("=")[1].rstrip(",")) for part in out.split() if part.startswith("p=")]
+    assert p_values and all(p <= 1 for p in p_values)
 
 
 def test_compare_flags_a_significant_slowdown_past_the_ratio(tmp_path, capsys):

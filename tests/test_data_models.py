@@ -1,6 +1,7 @@
 """Datasets (shapes, determinism, exact transforms, local-file loaders) and models (shapes, init)."""
 
 import gzip
+import os
 import pickle
 import struct
 
@@ -106,6 +107,49 @@ def test_cifar_loader(tmp_path):
     (folder / "test_batch").write_bytes(b"garbage")
     with pytest.raises(local_files.DataError, match="not a CIFAR-10 python batch"):
         local_files.load_cifar10(folder)
+
+
+class _RunsACommand:
+    """What a crafted batch file could hold: unpickling it calls os.system."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_cifar_batch_runs_no_code(tmp_path):
+    folder = tmp_path / "cifar"
+    folder.mkdir()
+    marker = tmp_path / "pwned"
+    for name in local_files.CIFAR_TRAIN + [local_files.CIFAR_TEST]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": _RunsACommand(marker), b"labels": [1]}, f, protocol=2)
+    with pytest.raises(local_files.DataError, match="refusing to load (posix|os).system"):
+        local_files.load_cifar10(folder)
+    assert not marker.exists()
+
+
+def test_python2_style_cifar_batches_still_load(tmp_path):
+    """The real batches are protocol-2 pickles with bytes keys, numpy arrays and lists."""
+    folder = tmp_path / "cifar"
+    folder.mkdir()
+    batch = {b"batch_label": b"training batch 1 of 5", b"labels": [3, 4],
+             b"data": np.zeros((2, 3072), np.uint8), b"filenames": [b"a.png", b"b.png"]}
+    for name in local_files.CIFAR_TRAIN + [local_files.CIFAR_TEST]:
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    assert local_files.load_cifar10(folder).y.tolist() == [3, 4] * 5
+
+
+def test_a_broken_gzip_names_the_file(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(local_files.DataError, match="train-images-idx3-ubyte.gz: cannot be read"):
+        local_files.read_idx(path)
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 40)[:-12])  # cut off mid-stream
+    with pytest.raises(local_files.DataError, match="cannot be read"):
+        local_files.read_idx(path)
 
 
 def test_missing_local_data_names_the_variable(tmp_path, monkeypatch):

@@ -75,3 +75,9 @@ def test_nightly_goes_red_on_a_planted_regression(tmp_path):
 def test_nightly_fails_when_nothing_ran(tmp_path):
     result, _ = nightly(tmp_path, HARNESS_PYTEST_ARGS="-k no_such_phenomenon")
     assert result.returncode == 5  # pytest's "no tests collected" is never a green night
+
+
+def test_nightly_stops_on_malformed_pytest_args(tmp_path):
+    result, out = nightly(tmp_path, HARNESS_PYTEST_ARGS='-k "unclosed or')
+    assert result.returncode == 2 and "not valid shell syntax" in result.stderr
+    assert "nightly: pytest" not in result.stdout  # nothing ran, filtered or not

@@ -52,6 +52,12 @@ def write_bench(pytester, name: str, body: str, header: str = PERF_HEADER) -> st
     return f"bench/{name}.py"
 
 
+def newest_record(pytester) -> dict:
+    """The run record the last session wrote (two sessions in one second are told apart by -2)."""
+    paths = list((pytester.path / ".harness" / "runs").glob("*.json"))
+    return json.loads(max(paths, key=lambda p: p.stat().st_mtime_ns).read_text())
+
+
 def baseline_file(pytester):
     return pytester.path / "baselines" / "cpu" / "memorization.yaml"
 
@@ -110,6 +116,54 @@ def test_planted_regression_fails_with_its_sentence(toy, monkeypatch):
                                   "device class cpu)*")])
 
 
+def test_an_interrupted_update_writes_no_baseline(toy):
+    toy.path.joinpath("bench", "test_zstop.py").write_text(
+        "import pytest\npytestmark = pytest.mark.memorization\n"
+        "def test_zstop():\n    raise KeyboardInterrupt\n")
+    result = toy.runpytest_subprocess("bench/test_toy.py::test_toy", "bench/test_zstop.py", "--update-baselines")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*baselines not updated: the session was interrupted*"])
+    assert not baseline_file(toy).exists()
+
+
+def test_a_missing_baselines_dir_is_a_usage_error_unless_updating(toy):
+    for folder in ("nowhere", str(toy.path / "nowhere")):
+        result = toy.runpytest("bench/test_toy.py::test_toy", "--baselines-dir", folder)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*--baselines-dir */nowhere does not exist*"])
+    toy.runpytest("bench/test_toy.py::test_toy", "--baselines-dir", "nowhere", "--update-baselines") \
+        .assert_outcomes(passed=1)
+    assert (toy.path / "nowhere" / "cpu" / "memorization.yaml").exists()
+
+
+def test_seed_offset_runs_other_seeds_against_the_same_baseline(toy):
+    toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines").assert_outcomes(passed=1)
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--seed-offset", "2")
+    result.assert_outcomes(passed=1)  # values 0.92..0.94: a new draw within the stored spread
+    records = [json.loads(p.read_text()) for p in (toy.path / ".harness" / "runs").glob("*.json")]
+    (record,) = [r for r in records if r["seed_offset"] == 2]
+    assert record["seed_offset"] == 2 and record["tests"][0]["seeds"] == [2, 3, 4]
+    bad = toy.runpytest("bench/test_toy.py::test_toy", "--seed-offset", "-1")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_two_runs_in_one_second_keep_both_records(tmp_path):
+    from fake_records import phenomenon_record, run_record
+
+    from harness.results.runs import write_run_record
+
+    record = run_record([phenomenon_record("b/test_a.py::test_a", [0.9])])
+    first, second = write_run_record(tmp_path, record), write_run_record(tmp_path, record)
+    assert first != second and second.name.endswith("-cpu-2.json") and first.exists()
+
+
+def test_a_timing_only_test_needs_no_claim(toy):
+    path = write_bench(toy, "test_speed", "def test_speed(claim):\n"
+                       "    claim.record({'speedup': [1.2]}, {'speedup': Metric('higher', 0.1, timing=True)}, "
+                       "seeds=[0])\n")
+    toy.runpytest(path).assert_outcomes(passed=1)
+
+
 def test_improvement_within_direction_passes(toy, monkeypatch):
     toy.runpytest("bench/test_toy.py::test_toy", "--update-baselines").assert_outcomes(passed=1)
     monkeypatch.setenv("TOY_SHIFT", "0.05")
@@ -146,9 +200,10 @@ def test_a_non_finite_metric_fails_the_same_under_every_claim(toy, claims):
 @pytest.mark.parametrize("broken, message", [
     ("schema: 1\ndevice_class: cpu\nentries: {a: [1, 2\n", "*memorization.yaml line *not valid YAML*"),
     ("schema: 7\ndevice_class: cpu\nentries: {}\n", "*memorization.yaml line 1, key schema: schema version 7*"),
-    (("schema: 1\ndevice_class: cpu\nentries:\n  'test_toy.py::test_toy[smoke]':\n    metrics:\n      acc: "
+    (("schema: 1\ndevice_class: cpu\nentries:\n  'test_toy.py::test_toy[smoke]':\n"
+      "    recorded: {commit: abc, date: 2026-11-23}\n    seeds: [0]\n    metrics:\n      acc: "
       "{direction: sideways, mean: 1, std: 0, values: [1], abs_tol: 0}\n"),
-     "*line 6, key entries.test_toy.py::test_toy[[]smoke].metrics.acc.direction: unknown direction 'sideways'*"),
+     "*line 8, key entries.test_toy.py::test_toy[[]smoke].metrics.acc.direction: unknown direction 'sideways'*"),
 ], ids=["corrupt-yaml", "unknown-schema", "unknown-direction"])
 @pytest.mark.parametrize("update", [False, True], ids=["check", "update"])
 def test_broken_baseline_is_a_usage_error_and_left_untouched(toy, broken, message, update):
@@ -171,7 +226,7 @@ def test_new_metric_is_reported_not_a_crash(toy):
     path.write_text(yaml.safe_dump(doc))
     result = toy.runpytest("bench/test_toy.py::test_toy")
     result.assert_outcomes(passed=1)
-    record = json.loads(next((toy.path / ".harness" / "runs").glob("*.json")).read_text())
+    record = newest_record(toy)
     sentences = [v["sentence"] for v in record["tests"][0]["verdicts"]]
     assert any("acc: new metric, no baseline yet" in s for s in sentences)
     assert any("old_metric: in the cpu baseline but no longer reported" in s for s in sentences)
@@ -240,7 +295,7 @@ def test_timed_unit_lands_in_the_record(toy):
     path = write_bench(toy, "test_timed", "def test_timed(claim, bench):\n    bench(lambda: sum(range(1000)), rounds=4)\n"
                        "    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n")
     toy.runpytest(path, "--update-baselines").assert_outcomes(passed=1)
-    record = json.loads(next((toy.path / ".harness" / "runs").glob("*.json")).read_text())
+    record = newest_record(toy)
     assert len(record["tests"][0]["time_s"]["rounds"]) == 4
     entry = yaml.safe_load((toy.path / "baselines" / "cpu" / "perf.yaml").read_text())["entries"]
     assert entry["test_timed.py::test_timed[smoke]"]["time_s"]["median"] > 0
@@ -270,7 +325,7 @@ def test_the_folder_names_the_group_and_its_marker_selects(toy):
         "    claim.at_most('x', 2)\n")
     result = toy.runpytest("bench", "-m", "landscape", "-v")
     result.assert_outcomes(passed=1)
-    record = json.loads(next((toy.path / ".harness" / "runs").glob("*.json")).read_text())
+    record = newest_record(toy)
     assert record["tests"][0]["where"] == "landscape/flat::flat" and record["tests"][0]["group"] == "landscape"
 
 

@@ -136,3 +136,17 @@ def test_baselines_update_from_a_folder_of_shards_writes_every_shard(tmp_path, m
     entries = yaml.safe_load((store / "cpu" / "memorization.yaml").read_text())["entries"]
     assert sorted(entries) == ["test_curve.py::test_curve[smoke]", "test_loss.py::test_loss[smoke]"]
     assert "(new)" in capsys.readouterr().out
+
+
+def test_a_report_into_a_used_folder_removes_only_what_reports_wrote(tmp_path):
+    out = tmp_path / "out"
+    mine = out / "plots" / "my-notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("kept")
+    first = phenomenon_record("b/test_a.py::test_a", [0.9] * 3, curves={"acc_by_epoch": CURVE})
+    site.write_report([run_record([first])], out)
+    old_figure = out / "plots" / "cpu-smoke" / "memorization_a_a--acc_by_epoch.png"
+    assert old_figure.exists()
+    site.write_report([run_record([phenomenon_record("b/test_a.py::test_a", [0.9] * 3)])], out)
+    assert not old_figure.exists()  # no longer drawn: removed
+    assert mine.read_text() == "kept"  # not written by a report: left alone

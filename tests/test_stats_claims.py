@@ -62,9 +62,9 @@ def test_tolerances_come_from_the_baseline_alone():
     quiet = Summary(0.9, 0.0, 5)
     assert mean_tolerance(quiet, 5, abs_tol=0.01) == 0.01
     noisy = Summary(0.9, 0.1, 4)
-    assert mean_tolerance(noisy, 4, abs_tol=0.01) == pytest.approx(3 * 0.1 * math.sqrt(0.5))
+    assert mean_tolerance(noisy, 4, abs_tol=0.01) == pytest.approx(4 * 0.1 * math.sqrt(0.5))
     assert seed_tolerance(quiet, abs_tol=0.01) == pytest.approx(0.03)  # three abs_tol at the least
-    assert seed_tolerance(noisy, abs_tol=0.01) == pytest.approx(5 * 0.1 * math.sqrt(1.25))
+    assert seed_tolerance(noisy, abs_tol=0.01) == pytest.approx(6 * 0.1 * math.sqrt(1.25))
 
 
 def test_fmt_is_readable():

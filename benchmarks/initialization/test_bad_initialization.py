@@ -107,8 +107,10 @@ def test_activation_spread_at_init(outcome, claim):
 
 
 def test_deep_forward_time(bench, claim, device, seeds):
-    """Times the 10-layer tanh forward of all 1300 training images at He init (one seed)."""
+    """Times the 10-layer tanh forward of all 1300 training images at He init (the first seed);
+    the std ratio is recorded for every seed (one init is too thin a baseline: 1.06–1.15 by seed)."""
     digits = load_dataset("digits", device)
-    ratio = bench(lambda: std_ratio("he", seeds[0], digits.x))
-    claim.record({"he_std_ratio": [ratio]}, {"he_std_ratio": Metric("target", abs_tol=0.05)}, seeds=seeds[:1])
+    first = bench(lambda: std_ratio("he", seeds[0], digits.x))
+    ratios = [first] + [std_ratio("he", s, digits.x) for s in seeds[1:]]
+    claim.record({"he_std_ratio": ratios}, {"he_std_ratio": Metric("target", abs_tol=0.05)})
     claim.each_within("he_std_ratio", 0.85, 1.4)

@@ -7,6 +7,7 @@
     harness compare A.json B.json            exit 1 on a significant regression from A to B
     harness report RUN.json|DIR … --out DIR  Markdown + HTML with plots; shards merged; trends across runs
     harness docs [--check]                   docs/phenomena.md and README's table from docstrings + baselines
+    harness faults [--kinds K …] [-- ARGS]   self-check: which tests catch each planted fault
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from harness.reporting.terminal import update_table
 from harness.results import baselines, compare
 from harness.results.runs import load_run_records, runs
 from harness.results.schema import RunRecord
-from harness.stats import fmt
+from harness.stats import Summary, fmt, mean_tolerance, seed_tolerance
 
 
 def main(argv=None) -> int:
@@ -93,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     report_.add_argument("--last", type=int, default=20, help="trends over this many most recent runs")
     report_.set_defaults(func=cmd_report)
 
+    faults = sub.add_parser("faults", formatter_class=fmt_,
+                            help="self-check: run the suite clean and once per planted fault; which tests catch each")
+    faults.add_argument("--tier", default="smoke", choices=("smoke", "full"), help="tier to run")
+    faults.add_argument("--out", type=Path, default=Path(".harness/faults"), help="run records and logs go here")
+    faults.add_argument("--kinds", nargs="+", default=None, help="faults to plant (default: all)")
+    faults.add_argument("pytest_args", nargs="*", help="more pytest arguments, after -- (e.g. -- -k pruning)")
+    faults.set_defaults(func=cmd_faults)
+
     docs = sub.add_parser("docs", formatter_class=fmt_,
                           help="regenerate docs/phenomena.md and README's phenomena table from the benchmarks' "
                                "docstrings and the stored baselines")
@@ -113,15 +122,19 @@ def cmd_show(args) -> int:
                 continue
             rec = entry["recorded"]
             for name, m in entry["metrics"].items():
+                base = Summary(m["mean"], m["std"], len(m["values"]))
                 rows.append([device_class, f"{path.stem}/{key}", name, f"{fmt(m['mean'])} ± {fmt(m['std'])}",
-                             len(m["values"]), m["direction"], m["abs_tol"],
+                             len(m["values"]), m["direction"], fmt(mean_tolerance(base, base.n, m["abs_tol"])),
+                             fmt(seed_tolerance(base, m["abs_tol"])),
                              f"{rec.get('date')} {rec.get('commit')}{'+' if rec.get('dirty') else ''}",
                              fmt(entry["time_s"]["median"]) + " s" if entry.get("time_s") else "—"])
     if not rows:
         print(f"no baselines under {args.dir} match")
         return 0
-    print(tabulate(rows, headers=["device class", "entry", "metric", "mean ± std", "n", "direction", "abs_tol",
-                                  "recorded", "time"], disable_numparse=True))
+    # what the check can see: the smallest shift of the mean (a run of as many seeds) and of one seed it flags
+    print(tabulate(rows, headers=["device class", "entry", "metric", "mean ± std", "n", "direction",
+                                  "flags a mean shift >", "flags one seed off by >", "recorded", "time"],
+                   disable_numparse=True))
     return 0
 
 
@@ -205,6 +218,44 @@ def cmd_report(args) -> int:
     page = site.write_report(found, args.out, last=args.last)
     print(f"harness: {len(found)} run record(s) → {page} and {args.out / 'report.md'}")
     return 0
+
+
+def cmd_faults(args) -> int:
+    from harness.faults import FAULTS  # loads torch: only for this command
+
+    kinds = args.kinds or list(FAULTS)
+    unknown = set(kinds) - set(FAULTS)
+    if unknown:
+        raise ValueError(f"unknown fault(s) {sorted(unknown)}; plant any of {', '.join(FAULTS)}")
+    rows, blind, clean_red = [], [], False
+    for kind in ["none", *kinds]:
+        folder = args.out / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in [*folder.glob("*.json"), *folder.glob("*.md")]:  # this command's own earlier records
+            old.unlink()
+        cmd = [sys.executable, "-m", "pytest", "benchmarks", "--tier", args.tier, "--benchmark-disable", "-q",
+               "-p", "no:cacheprovider", "--results-dir", str(folder),
+               *(["--plant-fault", kind] if kind != "none" else []), *args.pytest_args]
+        print(f"harness faults: {kind}: {' '.join(cmd[2:])}", flush=True)
+        with open(args.out / f"{kind}.log", "w", encoding="utf-8") as log:
+            subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+        records = load_run_records([folder])
+        if not records:
+            raise ValueError(f"the {kind} run wrote no run record; see {args.out / f'{kind}.log'}")
+        red = sorted(t.where for t in records[-1].tests if t.outcome == "failed")
+        groups = sorted({w.split("/", 1)[0] for w in red})
+        rows.append([kind, len(records[-1].tests), len(red), ", ".join(groups) or "—",
+                     "; ".join(red[:4]) + (f"; +{len(red) - 4} more" if len(red) > 4 else "")])
+        clean_red |= kind == "none" and bool(red)
+        if kind != "none" and not red:
+            blind.append(kind)
+    print(tabulate(rows, headers=["planted fault", "tests", "red", "groups that caught it", "tests that caught it"],
+                   disable_numparse=True))
+    if clean_red:
+        print("harness faults: the clean run is red: fix that first, the fault rows mean nothing until it is green")
+    for kind in blind:
+        print(f"harness faults: no test caught the {kind!r} fault: a blind spot of the suite")
+    return 1 if clean_red or blind else 0
 
 
 def cmd_docs(args) -> int:

@@ -54,8 +54,11 @@ def _find(folder: Path, name: str) -> Path:
 def read_idx(path: Path) -> np.ndarray:
     """An IDX array (the MNIST format: magic 0,0,dtype,ndim; big-endian dims; raw data)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a cut-off gzip stream an EOFError
+        raise DataError(f"{path}: cannot be read ({err}); fetch it again") from err
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in IDX_DTYPES:
         raise DataError(f"{path}: not an IDX file (bad magic {raw[:4].hex()})")
     ndim = raw[3]
@@ -84,12 +87,27 @@ def load_mnist(folder: Path | None = None) -> Dataset:
     return Dataset("mnist", x, y, x_test, y_test, 10)
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that builds numpy arrays and plain containers and nothing else: a pickle can
+    name any callable, so a crafted batch file would otherwise run code as it loads."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}  # how protocol-2 pickles written by Python 3 spell bytes
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds only arrays, "
+                                         "lists and bytes")
+        return super().find_class(module, name)
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = _ArraysOnly(f, encoding="bytes").load()
         data, labels = np.asarray(batch[b"data"], dtype=np.uint8), np.asarray(batch[b"labels"], dtype=np.int64)
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as err:
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise DataError(f"{path}: not a CIFAR-10 python batch ({err!r}); fetch it again") from err
     if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != labels.shape[0]:
         raise DataError(f"{path}: expected data [N, 3072] and N labels, got {data.shape} and {labels.shape}")

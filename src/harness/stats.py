@@ -124,15 +124,19 @@ def slope(x, y) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-MEAN_K = 3.0  # standard errors of a difference of means before a shifted mean is a regression
-SEED_K = 5.0  # baseline standard deviations one seed may sit from the baseline mean
+# A run checks ~350 metrics at once, so each check must be strict for the run to stay green on a new
+# seed draw: 4 standard errors (one-sided p ≈ 3e-5 for a normal metric) for the mean, 6 baseline
+# standard deviations for a single seed. Both lean on σ from the stored seeds, which is why smoke
+# baselines are recorded over 12 seeds (a 3-seed σ is off by 2× or more too often).
+MEAN_K = 4.0  # standard errors of a difference of means before a shifted mean is a regression
+SEED_K = 6.0  # baseline standard deviations one seed may sit from the baseline mean
 SEED_ABS = 3.0  # ... and never less than this many times the metric's abs_tol
 
 
 def mean_tolerance(base: Summary, n_new: int, abs_tol: float) -> float:
     """How far a new mean of n_new seeds may move the wrong way from the baseline's.
 
-    max(abs_tol, MEAN_K·σ_base·sqrt(1/n_base + 1/n_new)): standard errors of the difference of two
+    max(abs_tol, MEAN_K·σ_base·sqrt(1/n_base + 1/n_new)): MEAN_K standard errors of the difference of two
     means, with σ from the stored seeds only — the new run's own spread never widens its band, so a
     diverged seed cannot excuse itself.
     """

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.faults import FAULTS, plant
 from harness.plugin import sharding
 from harness.plugin.fixtures import CLAIM
 from harness.plugin.identity import GROUPS, folder_group
@@ -73,6 +74,9 @@ def pytest_addoption(parser):
                          "by --shard-durations); the N run records merge with `harness report`")
     group.addoption("--shard-durations", default=None, metavar="RUN",
                     help="a run record (or a directory of them) whose test durations balance --shard")
+    group.addoption("--plant-fault", default=None, choices=sorted(FAULTS), metavar="KIND",
+                    help=f"self-check: plant a realistic fault ({', '.join(FAULTS)}) into this run to see which "
+                         "tests catch it; never with --update-baselines (see `harness faults`)")
     group.addoption("--plots", action="store_true", default=False,
                     help="also write the HTML report with each phenomenon's curves as PNGs next to the run record")
     group.addoption("--progress", default="auto", choices=("auto", "on", "off"),
@@ -90,6 +94,11 @@ def pytest_configure(config):
     if config.option.help or config.option.version:
         return
     session = from_options(config)
+    if config.option.plant_fault:
+        if config.option.update_baselines:
+            raise pytest.UsageError("--plant-fault and --update-baselines: a run with a planted fault is never a baseline")
+        session.remove_fault = plant(config.option.plant_fault)
+        session.env["planted_fault"] = config.option.plant_fault
     # Denormal floats make CPU elementwise ops (Adam's second moment) several times slower;
     # flushing them changes values below 1e-38 only.
     torch.set_flush_denormal(True)
@@ -101,6 +110,8 @@ def pytest_unconfigure(config):
     session = config.stash.get(SESSION, None)
     if session is not None:
         config.pluginmanager.unregister(session)
+        if session.remove_fault:
+            session.remove_fault()
 
 
 def pytest_report_header(config):
@@ -108,6 +119,7 @@ def pytest_report_header(config):
     if s is not None:
         return [f"harness: device {s.device} (class {s.device_class}), tier {s.tier}, {s.n_seeds} seeds"
                 + (f" from {s.seed_offset}" if s.seed_offset else "")
+                + (f", PLANTED FAULT {s.env['planted_fault']!r}" if s.env.get("planted_fault") else "")
                 + (", updating baselines" if s.update else "")]
     return None
 
@@ -184,7 +196,10 @@ def pytest_sessionfinish(session, exitstatus):
     s = config.stash.get(SESSION, None)
     if s is None or hasattr(config, "workerinput"):
         return  # xdist workers leave writing to the controller
-    if s.update:
+    if s.update and exitstatus == pytest.ExitCode.INTERRUPTED:
+        s.errors.append("baselines not updated: the session was interrupted, so no entry is written "
+                        "(run the update again to the end)")
+    elif s.update:
         try:
             s.written = baselines.write_records(s.baselines_dir, s.device_class, s.records)
         except baselines.BaselineError as err:  # changed on disk during the run

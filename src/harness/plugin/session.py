@@ -45,6 +45,7 @@ class HarnessSession:
     plots: bool = False
     progress: bool = False  # one line per finished phenomenon test
     terminal: object = None  # pytest's terminal reporter, once the session starts
+    remove_fault: object = None  # undoes --plant-fault at the end of the session
     durations: dict = dataclasses.field(default_factory=dict)  # nodeid -> setup + call + teardown seconds
 
     @property
@@ -90,6 +91,11 @@ def from_options(config) -> HarnessSession:
     if opt.plots and not _matplotlib_installed():
         raise pytest.UsageError("--plots needs matplotlib: pip install -e '.[plots]' -c constraints.txt")
     root = Path(config.rootpath)
+    explicit_store = any(arg == "--baselines-dir" or arg.startswith("--baselines-dir=")
+                         for arg in config.invocation_params.args)
+    if explicit_store and not (root / opt.baselines_dir).is_dir() and not opt.update_baselines:
+        raise pytest.UsageError(f"--baselines-dir {root / opt.baselines_dir} does not exist: name the folder "
+                                f"that holds <device class>/<group>.yaml, or create it with --update-baselines")
     session = HarnessSession(
         device=device, device_class=devices.device_class(device), tier=opt.tier,
         n_seeds=opt.seeds or TIER_SEEDS[opt.tier], seed_offset=opt.seed_offset, baselines_dir=root / opt.baselines_dir,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,18 +28,37 @@ TIMING_HEADERS = ["phenomenon", "median", "IQR", "rounds", "baseline", "ratio"]
 def write_report(run_records: list[RunRecord], out: Path, last: int = 20) -> Path:
     """Write everything under `out`; trends over the `last` runs of each series. Returns the HTML page."""
     plots.require()
-    shutil.rmtree(out / "plots", ignore_errors=True)  # figures of an earlier report into the same folder
+    _remove_earlier_report(out)
     out.mkdir(parents=True, exist_ok=True)
     series: dict[str, list[RunRecord]] = {}
     for run in runs(run_records):
         series.setdefault(f"{run.device_class}-{run.tier}", []).append(run)
     sections = [_section(slug, history[-last:], out) for slug, history in series.items()]
+    written = [s["record"] for s in sections] + [p for s in sections for paths in s["figures"].values() for p in paths]
+    written += [p for s in sections for p in s["trends"]]
     for name, entries in _benchmark_entries([s["run"] for s in sections]).items():
         (out / f"github-action-benchmark-{name}.json").write_text(json.dumps(entries, indent=1) + "\n")
+        written.append(f"github-action-benchmark-{name}.json")
     (out / "report.md").write_text("\n".join(_markdown(s) for s in sections), encoding="utf-8")
     page = out / "index.html"
     page.write_text(_html(sections), encoding="utf-8")
+    (out / MANIFEST).write_text("\n".join(sorted([*written, "report.md", "index.html"])) + "\n", encoding="utf-8")
     return page
+
+
+MANIFEST = ".harness-report-files"  # what the last report wrote into its folder: all it may remove
+
+
+def _remove_earlier_report(out: Path) -> None:
+    """The files an earlier report wrote into `out` (its manifest says which), and nothing else:
+    figures that this report no longer draws must not linger, and what a person put there stays."""
+    manifest = out / MANIFEST
+    if not manifest.exists():
+        return
+    for name in manifest.read_text(encoding="utf-8").split():
+        path = (out / name).resolve()
+        if path.is_relative_to(out.resolve()):
+            path.unlink(missing_ok=True)
 
 
 def _section(slug: str, history: list[RunRecord], out: Path) -> dict:

@@ -1,108 +1,26 @@
-"""YAML baseline store: baselines/<device_class>/<group>.yaml, validated, compared, updated atomically.
-
-A broken file is never guessed at or overwritten: loading it raises BaselineError naming the
-file, the key and the line, and the plugin turns that into a usage error.
+"""Baselines: judging a test's per-seed metrics against its stored entry, and making entries
+from test records. The YAML files themselves (reading, validating, writing) are
+`harness.results.baseline_files`; its names are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import math
-import os
-import tempfile
+import re
 from pathlib import Path
 
-import yaml
-
-from harness.results.schema import DIRECTIONS, Metric, TestRecord, Verdict
+from harness.results.baseline_files import (  # noqa: F401 — re-exported: the store's API in one place
+    SCHEMA,
+    BaselineError,
+    all_files,
+    group_path,
+    load,
+    load_all,
+    write_entries,
+)
+from harness.results.schema import Metric, TestRecord, Verdict
 from harness.stats import Summary, fmt, mean_tolerance, seed_tolerance, summarize
-
-SCHEMA = 1
-ENTRY_KEYS = {"recorded", "seeds", "metrics", "time_s"}
-METRIC_KEYS = {"direction", "mean", "std", "values", "abs_tol"}
-
-
-class BaselineError(ValueError):
-    """A baseline file cannot be used; the message names file, key and line and what to do."""
-
-
-def group_path(root: Path, device_class: str, group: str) -> Path:
-    return Path(root) / device_class / f"{group}.yaml"
-
-
-def load(path: Path, device_class: str | None = None) -> dict:
-    """Validated entries of one baseline file ({} when the file does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    try:
-        doc = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise BaselineError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)}); "
-                            f"fix the file or restore it with `git checkout -- {path}`") from err
-    _validate(doc, node, path, device_class)
-    return doc["entries"] or {}
-
-
-def load_all(root: Path, device_class: str) -> dict[str, dict]:
-    """{group: entries} of every baseline file of one device class, each validated."""
-    return {path.stem: load(path, device_class) for path in sorted((Path(root) / device_class).glob("*.yaml"))}
-
-
-def _validate(doc, node, path: Path, device_class: str | None) -> None:
-    def fail(keys: tuple, problem: str):
-        line = _line_of(node, keys)
-        key = ".".join(str(k) for k in keys) or "(top level)"
-        raise BaselineError(f"{path} line {line}, key {key}: {problem}; fix the file or restore it "
-                            f"with `git checkout -- {path}`")
-
-    if not isinstance(doc, dict):
-        fail((), "expected a mapping with schema, device_class and entries")
-    if doc.get("schema") != SCHEMA:
-        fail(("schema",), f"schema version {doc.get('schema')!r} is not supported (this harness reads {SCHEMA})")
-    if device_class is not None and doc.get("device_class") != device_class:
-        fail(("device_class",), f"file is for {doc.get('device_class')!r} but lies under {device_class!r}")
-    entries = doc.get("entries")
-    if entries is None:
-        return
-    if not isinstance(entries, dict):
-        fail(("entries",), "expected a mapping of test id to entry")
-    for key, entry in entries.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("metrics"), dict):
-            fail(("entries", key), "expected an entry with a metrics mapping")
-        unknown = set(entry) - ENTRY_KEYS
-        if unknown:
-            fail(("entries", key), f"unknown field(s) {sorted(unknown)}")
-        for name, metric in entry["metrics"].items():
-            where = ("entries", key, "metrics", name)
-            if not isinstance(metric, dict) or set(metric) != METRIC_KEYS:
-                fail(where, f"expected exactly the fields {sorted(METRIC_KEYS)}")
-            if metric["direction"] not in DIRECTIONS:
-                fail(where + ("direction",), f"unknown direction {metric['direction']!r}; use one of {DIRECTIONS}")
-            numbers = [metric["mean"], metric["std"], metric["abs_tol"], *(metric["values"] or [])]
-            if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers) or not metric["values"]:
-                fail(where, "mean, std, abs_tol and values must be finite numbers (values non-empty)")
-
-
-def _line_of(node, keys: tuple) -> int:
-    """1-based line of the deepest key of `keys` found in a composed YAML node."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for key in keys:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if key_node.value == str(key):
-                line, node = key_node.start_mark.line + 1, value_node
-                break
-        else:
-            break
-    return line
 
 
 def compare(where: str, entry: dict | None, observed: dict, metrics: dict, device_class: str,
@@ -169,8 +87,15 @@ def _compare_metric(where: str, name: str, base: Summary, values: list, metric: 
     return Verdict("baseline", name, not regressed, sentence, name)
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a group or device class: one folder or file name
+
+
 def make_entry(record: TestRecord) -> dict:
-    """A baseline entry from a test's record: its provenance, seeds, metrics and unit time."""
+    """A baseline entry from a test's record: its provenance, seeds, metrics and unit time.
+    BaselineError when a value is not finite: a diverged run is never a baseline."""
+    for name, m in record.metrics.items():
+        if not all(math.isfinite(v) for v in [m.mean, m.std, *m.values]):
+            raise BaselineError(f"{record.where} {name}: values {m.values} are not all finite; not written")
     entry = {
         "recorded": dataclasses.asdict(record.recorded),
         "seeds": list(record.seeds),
@@ -189,49 +114,14 @@ def make_entry(record: TestRecord) -> dict:
     return entry
 
 
-def _round(x: float) -> float:
-    """Six significant digits: enough for any tolerance here, short enough to review in a diff."""
-    return float(f"{x:.6g}")
-
-
-def write_entries(path: Path, device_class: str, updates: dict) -> dict:
-    """Merge {key: entry} into the file atomically; return {key: previous entry or None}.
-
-    A lock file serialises concurrent writers (two pytest processes); the temp file + rename
-    means a crash never leaves a half-written baseline. Other entries are kept as they are, and an
-    update from a run that timed nothing (xdist, --benchmark-disable) keeps the stored time.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
-        entries = dict(load(path, device_class))
-        before = {key: entries.get(key) for key in updates}
-        for key, entry in updates.items():
-            kept_time = (before[key] or {}).get("time_s")
-            entries[key] = {**entry, "time_s": kept_time} if "time_s" not in entry and kept_time else entry
-        doc = {"schema": SCHEMA, "device_class": device_class, "entries": dict(sorted(entries.items()))}
-        text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200, allow_unicode=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    return before
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def write_records(root: Path, device_class: str, records: list[TestRecord]) -> list[tuple]:
     """Write the entries of every passed (or expectedly failing: xfail) test record, grouped by group
     file — a claim that broke unexpectedly is not a baseline to keep. Returns (path, key, before,
     after) for each entry written."""
+    for name in {device_class, *(rec.group for rec in records)}:
+        if not PLAIN_NAME.fullmatch(name):
+            raise BaselineError(f"{name!r} is not a plain group or device-class name (letters, digits, _ . -): "
+                                f"nothing written; is the run record genuine?")
     by_file: dict[Path, dict] = {}
     for rec in records:
         if rec.outcome in ("passed", "xfailed") and rec.metrics:
@@ -243,5 +133,6 @@ def write_records(root: Path, device_class: str, records: list[TestRecord]) -> l
     return written
 
 
-def all_files(root: Path) -> list[Path]:
-    return sorted(Path(root).glob("*/*.yaml"))
+def _round(x: float) -> float:
+    """Six significant digits: enough for any tolerance here, short enough to review in a diff."""
+    return float(f"{x:.6g}")

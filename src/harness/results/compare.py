@@ -39,7 +39,13 @@ class Change:
 
 
 def compare(before: RunRecord, after: RunRecord, time_ratio: float = TIME_RATIO) -> list[Change]:
-    """Every metric and timed unit the two runs share, judged from `before` to `after`."""
+    """Every metric and timed unit the two runs share, judged from `before` to `after`.
+
+    ValueError for runs of different device classes or tiers: their figures are not comparable."""
+    for what, a, b in (("device classes", before.device_class, after.device_class), ("tiers", before.tier, after.tier)):
+        if a != b:
+            raise ValueError(f"the runs are of different {what} ({a} and {b}): compare runs of one device class "
+                             f"and tier; across device classes, compare each with its own baselines")
     old_tests = {t.key: t for t in before.tests}
     changes = []
     for test in after.tests:
@@ -75,7 +81,8 @@ def _p_worse(old_values, new_values, a: Summary, b: Summary, direction: str) -> 
         return welch_greater(old_values, new_values)
     if direction == "lower":
         return welch_greater(new_values, old_values)
-    return 2 * min(welch_greater(old_values, new_values), welch_greater(new_values, old_values))
+    # two-sided from the smaller one-sided p; at most 1 (both one-sided p near 0.5 when nothing moved)
+    return min(1.0, 2 * min(welch_greater(old_values, new_values), welch_greater(new_values, old_values)))
 
 
 def _compare_time(old: TimeSummary | None, new: TimeSummary | None, max_ratio: float) -> tuple[str | None, str]:

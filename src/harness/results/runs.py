@@ -8,8 +8,10 @@ class and tier merge into one. Records written without a run id are runs of thei
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -32,12 +34,17 @@ def git_state(root: Path) -> GitState:
 
 
 def write_run_record(results_dir: Path, record: RunRecord) -> Path:
-    """<utc>-<commit>-<device_class>.json in results_dir."""
+    """<utc>-<commit>-<device_class>.json in results_dir, or -2, -3, ... when a run of the same
+    second is already there: a record never replaces another."""
     results_dir.mkdir(parents=True, exist_ok=True)
     created = record.created.replace(":", "").replace("-", "")
-    path = results_dir / f"{created}-{record.git.commit}-{record.device_class}.json"
-    path.write_text(json.dumps(record.to_json(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    stem = f"{created}-{record.git.commit}-{record.device_class}"
+    text = json.dumps(record.to_json(), indent=1, allow_nan=False) + "\n"
+    for n in itertools.count(1):
+        path = results_dir / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
+        with contextlib.suppress(FileExistsError), open(path, "x", encoding="utf-8") as out:  # x: never replace
+            out.write(text)
+            return path
 
 
 def load_run_record(path: Path) -> RunRecord:

@@ -1,0 +1,62 @@
+"""Planted faults change what they claim to, and leave no trace once removed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from harness import faults, train
+from harness.data import load_dataset
+from harness.models import build, mlp
+from harness.train import TrainConfig
+
+
+def observe(kind: str):
+    if kind == "init":
+        return build(lambda: mlp([4, 3]), 0)[0].weight.detach().clone()
+    if kind == "optimizer":
+        params = [torch.zeros(2, requires_grad=True)]
+        return train._optimizer(params, TrainConfig(epochs=1)).param_groups[0]["betas"]  # as the trainer looks it up
+    if kind == "data":
+        return load_dataset("digits").y.clone()
+    x = torch.linspace(-1, 1, 12).view(3, 4) / 3
+    return F.linear(x, torch.full((2, 4), 1 / 3), torch.full((2,), 1 / 7))
+
+
+def same(a, b) -> bool:
+    return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+
+@pytest.mark.parametrize("kind", list(faults.FAULTS))
+def test_a_planted_fault_changes_its_target_and_is_removed_cleanly(kind):
+    clean = observe(kind)
+    remove = faults.plant(kind)
+    try:
+        planted = observe(kind)
+    finally:
+        remove()
+    assert not same(planted, clean), f"planting {kind} changed nothing"
+    assert same(observe(kind), clean), f"removing {kind} left a trace"
+
+
+def test_each_fault_is_what_its_name_says():
+    remove = faults.plant("init")
+    try:
+        halved = build(lambda: mlp([4, 3]), 0)[0].weight
+    finally:
+        remove()
+    torch.testing.assert_close(halved, 0.5 * build(lambda: mlp([4, 3]), 0)[0].weight)
+    clean_y = load_dataset("digits").y
+    remove = faults.plant("data")
+    try:
+        shifted = load_dataset("digits").y
+    finally:
+        remove()
+    changed = (shifted != clean_y).nonzero().flatten()
+    assert changed.tolist() == list(range(0, len(clean_y), faults.LABEL_STRIDE))
+
+
+def test_an_unknown_fault_is_refused():
+    with pytest.raises(ValueError, match="unknown fault 'gremlins'"):
+        faults.plant("gremlins")
