@@ -60,3 +60,39 @@ def test_each_fault_is_what_its_name_says():
 def test_an_unknown_fault_is_refused():
     with pytest.raises(ValueError, match="unknown fault 'gremlins'"):
         faults.plant("gremlins")
+
+
+TOY = '''
+import torch
+from harness import Metric
+from harness.data import load_dataset
+from harness.models import mlp
+from harness.train import TrainConfig, TrainData, train
+
+
+def test_tiny_training(claim, device):
+    # one seed, so the stored spread is 0 and the band is abs_tol: any fault that changes the loss shows
+    digits = load_dataset("digits", device).subset(n_train=256)
+    result = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [0], TrainConfig(epochs=10, batch_size=64), device)
+    loss = torch.nn.functional.cross_entropy(result.forward(digits.x)[0], digits.y)
+    claim.record({"train_loss": [loss]}, {"train_loss": Metric("target", abs_tol=1e-5)}, seeds=[0])
+    claim.below("train_loss", 3.0)
+'''
+
+
+def test_harness_faults_reports_who_catches_each_fault(pytester, monkeypatch, capsys):
+    """End to end: a clean run is green against its baseline, and every planted fault turns it red."""
+    from harness import cli
+
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+    (pytester.path / "benchmarks" / "memorization").mkdir(parents=True)
+    (pytester.path / "benchmarks" / "memorization" / "test_tiny.py").write_text(TOY)
+    pytester.runpytest_subprocess("benchmarks", "--update-baselines", "-p", "no:cacheprovider") \
+        .assert_outcomes(passed=1)
+    monkeypatch.chdir(pytester.path)
+    assert cli.main(["faults", "--out", str(pytester.path / "faults")]) == 0
+    out = capsys.readouterr().out
+    for kind in ["none", *faults.FAULTS]:
+        (row,) = [line for line in out.splitlines() if line.startswith(kind + " ")]
+        assert row.split()[1:3] == (["1", "0"] if kind == "none" else ["1", "1"]), row
