@@ -96,3 +96,12 @@ def test_help_for_every_command(capsys):
             cli.main(argv)
         assert exit_.value.code == 0
     assert "(default: smoke)" in capsys.readouterr().out
+
+
+def test_a_run_with_a_planted_fault_never_becomes_a_baseline(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CI", raising=False)
+    record = run_record([0.9, 0.91, 0.92])
+    record = dataclasses.replace(record, env={**record.env, "planted_fault": "init"})
+    run = write(tmp_path, "run.json", record)
+    assert cli.main(["baselines", "update", "--from", str(run), "--dir", str(tmp_path / "store")]) == 2
+    assert "planted fault 'init'" in capsys.readouterr().err and not (tmp_path / "store").exists()

@@ -14,6 +14,7 @@ from harness.stats import (
     mean_tolerance,
     paired_greater,
     seed_tolerance,
+    sigma_upper,
     slope,
     spearman,
     summarize,
@@ -61,10 +62,19 @@ def test_spearman_monotone_and_errors():
 def test_tolerances_come_from_the_baseline_alone():
     quiet = Summary(0.9, 0.0, 5)
     assert mean_tolerance(quiet, 5, abs_tol=0.01) == 0.01
-    noisy = Summary(0.9, 0.1, 4)
-    assert mean_tolerance(noisy, 4, abs_tol=0.01) == pytest.approx(4 * 0.1 * math.sqrt(0.5))
     assert seed_tolerance(quiet, abs_tol=0.01) == pytest.approx(0.03)  # three abs_tol at the least
-    assert seed_tolerance(noisy, abs_tol=0.01) == pytest.approx(6 * 0.1 * math.sqrt(1.25))
+    noisy = Summary(0.9, 0.1, 12)
+    upper = 0.1 * math.sqrt(11 / 4.574813)  # chi-square 5% quantile with 11 degrees of freedom
+    assert sigma_upper(noisy) == pytest.approx(upper, rel=1e-5)
+    assert mean_tolerance(noisy, 3, abs_tol=0.01) == pytest.approx(4 * upper * math.sqrt(1 / 12 + 1 / 3), rel=1e-5)
+    assert seed_tolerance(noisy, abs_tol=0.01) == pytest.approx(5 * upper * math.sqrt(1 + 1 / 12), rel=1e-5)
+
+
+def test_thin_baselines_earn_wide_bands():
+    """σ from 3 seeds is uncertain: its upper bound is 4.4 σ, from 12 seeds 1.55 σ."""
+    assert sigma_upper(Summary(0.0, 1.0, 3)) == pytest.approx(4.4, rel=0.01)
+    assert sigma_upper(Summary(0.0, 1.0, 12)) == pytest.approx(1.55, rel=0.01)
+    assert sigma_upper(Summary(0.0, 1.0, 1)) == 1.0
 
 
 def test_fmt_is_readable():

@@ -23,7 +23,7 @@ from tabulate import tabulate
 from harness.reporting.terminal import update_table
 from harness.results import baselines, compare
 from harness.results.runs import load_run_records, runs
-from harness.results.schema import RunRecord
+from harness.results.schema import TIER_SEEDS, RunRecord
 from harness.stats import Summary, fmt, mean_tolerance, seed_tolerance
 
 
@@ -123,15 +123,16 @@ def cmd_show(args) -> int:
             rec = entry["recorded"]
             for name, m in entry["metrics"].items():
                 base = Summary(m["mean"], m["std"], len(m["values"]))
+                n_run = TIER_SEEDS["full" if key.endswith("full]") else "smoke"]  # what a run of that tier uses
                 rows.append([device_class, f"{path.stem}/{key}", name, f"{fmt(m['mean'])} ± {fmt(m['std'])}",
-                             len(m["values"]), m["direction"], fmt(mean_tolerance(base, base.n, m["abs_tol"])),
+                             len(m["values"]), m["direction"], fmt(mean_tolerance(base, n_run, m["abs_tol"])),
                              fmt(seed_tolerance(base, m["abs_tol"])),
                              f"{rec.get('date')} {rec.get('commit')}{'+' if rec.get('dirty') else ''}",
                              fmt(entry["time_s"]["median"]) + " s" if entry.get("time_s") else "—"])
     if not rows:
         print(f"no baselines under {args.dir} match")
         return 0
-    # what the check can see: the smallest shift of the mean (a run of as many seeds) and of one seed it flags
+    # what the check can see: the smallest shift of a run's mean (the tier's seed count) and of one seed it flags
     print(tabulate(rows, headers=["device class", "entry", "metric", "mean ± std", "n", "direction",
                                   "flags a mean shift >", "flags one seed off by >", "recorded", "time"],
                    disable_numparse=True))
@@ -169,6 +170,9 @@ def cmd_update(args) -> int:
 
 def _update_from_run(args) -> int:
     record = _one_run(args.from_run)
+    if record.env.get("planted_fault"):
+        raise ValueError(f"{args.from_run} ran with the planted fault {record.env['planted_fault']!r}: "
+                         "a self-check run is never a baseline")
     written = baselines.write_records(args.dir, record.device_class, record.tests)
     print(update_table(written, Path.cwd()) if written
           else "nothing to write: the run has no passed tests with metrics")

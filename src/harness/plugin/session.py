@@ -16,9 +16,8 @@ import torch
 from harness import devices
 from harness.results import baselines
 from harness.results.runs import git_state
-from harness.results.schema import GitState, TestRecord
+from harness.results.schema import TIER_SEEDS, GitState, TestRecord
 
-TIER_SEEDS = {"smoke": 3, "full": 5}
 SESSION = pytest.StashKey["HarnessSession"]()
 RECORD_KEY = "harness"  # the user property that carries a test's record to the controller
 

@@ -19,6 +19,7 @@ SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
 DIRECTIONS = ("higher", "lower", "target")
 OUTCOMES = ("passed", "failed", "xfailed", "skipped")
+TIER_SEEDS = {"smoke": 3, "full": 5}  # seeds a run of each tier uses unless --seeds says otherwise
 
 
 @dataclass(frozen=True)
