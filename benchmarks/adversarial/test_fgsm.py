@@ -94,7 +94,7 @@ def test_error_grows_with_eps_and_pgd_is_stronger(attacked, claim, cfg, seeds):
     claim.at_least("pgd_minus_fgsm", -0.01)
     noise = np.stack([attacked[e]["noise_error"] for e in EPSILONS], axis=1)
     for name, errors in (("FGSM", curve), ("±ε sign noise", noise)):
-        claim.curve(f"error_vs_eps ({name})", EPSILONS, errors, label=name, figure="test error against ε",
+        claim.curve(f"error_vs_eps ({name})", EPSILONS, errors, label=name, figure="test error against eps",
                     xlabel="ε (L∞, pixel range 1)", ylabel="test error")
 
 
