@@ -32,7 +32,7 @@ def test_every_benchmark_is_in_the_catalogue_with_its_stored_figures():
     text = (ROOT / "docs" / "phenomena.md").read_text(encoding="utf-8")
     for path in (ROOT / "benchmarks").glob("*/test_*.py"):
         assert f"`benchmarks/{path.parent.name}/{path.name}`" in text
-    assert "### Stored figures (cpu)" in text and "| smoke | 0–2 (n=3) |" in text
+    assert "### Stored figures (cpu)" in text and "| smoke | 0–11 (n=12) |" in text
 
 
 def test_nothing_cites_files_outside_the_repository():
