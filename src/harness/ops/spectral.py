@@ -15,13 +15,12 @@ from torch.func import jvp, vjp
 from harness.ops.attacks import Model
 
 
-def spectral_norm(w: torch.Tensor, iters: int = 200, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Largest singular value of each matrix in w [S, m, n] by power iteration on WᵀW → [S]."""
-    v = torch.randn(w.shape[0], w.shape[2], 1, generator=generator).to(w)
-    for _ in range(iters):
-        v = w.transpose(1, 2) @ (w @ v)
-        v = v / v.norm(dim=1, keepdim=True)
-    return (w @ v).norm(dim=(1, 2))
+def spectral_norm(w: torch.Tensor) -> torch.Tensor:
+    """Largest singular value of each matrix in w [S, m, n] → [S], exactly (an SVD of a dense layer's
+    weights is cheap). Power iteration, used before, stalls when the top two singular values are
+    close: it under-estimated softmax regression's norm by 0.2% on a seed, so the bound fell below
+    the gain it bounds."""
+    return torch.linalg.matrix_norm(w, ord=2)
 
 
 def lipschitz_bound(params: dict[str, torch.Tensor], names: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
