@@ -24,7 +24,7 @@ from harness.reporting.terminal import update_table
 from harness.results import baselines, compare
 from harness.results.runs import load_run_records, runs
 from harness.results.schema import TIER_SEEDS, RunRecord
-from harness.stats import Summary, fmt, mean_tolerance, seed_tolerance
+from harness.stats import fmt, mean_tolerance, seed_tolerance
 
 
 def main(argv=None) -> int:
@@ -122,7 +122,7 @@ def cmd_show(args) -> int:
                 continue
             rec = entry["recorded"]
             for name, m in entry["metrics"].items():
-                base = Summary(m["mean"], m["std"], len(m["values"]))
+                base = baselines.stored_summary(m)
                 n_run = TIER_SEEDS["full" if key.endswith("full]") else "smoke"]  # what a run of that tier uses
                 rows.append([device_class, f"{path.stem}/{key}", name, f"{fmt(m['mean'])} ± {fmt(m['std'])}",
                              len(m["values"]), m["direction"], fmt(mean_tolerance(base, n_run, m["abs_tol"])),

@@ -29,24 +29,17 @@ from harness.results.schema import RunRecord, Verdict
 pytest_plugins = ["harness.plugin.fixtures"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed-offset must be a non-negative integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int, option: str, kind: str):
+    """An argparse type: an integer ≥ minimum, or an error naming the option."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{option} must be a {kind} integer, got {text!r}")
+        return value
+    return parse
 
 
 def pytest_addoption(parser):
@@ -55,9 +48,9 @@ def pytest_addoption(parser):
                     help="device to train on; an absent device is a usage error (default: %(default)s)")
     group.addoption("--tier", default="smoke", choices=("smoke", "full"),
                     help="smoke: minutes on 2 CPU cores; full: paper-closer sizes, more seeds (default: %(default)s)")
-    group.addoption("--seeds", type=_positive_int, default=None, metavar="N",
+    group.addoption("--seeds", type=_int_at_least(1, "--seeds", "positive"), default=None, metavar="N",
                     help="seeds per phenomenon, overriding the tier's count (default: smoke 3, full 5)")
-    group.addoption("--seed-offset", type=_non_negative_int, default=0, metavar="K",
+    group.addoption("--seed-offset", type=_int_at_least(0, "--seed-offset", "non-negative"), default=0, metavar="K",
                     help="start the seeds at K instead of 0: do the claims and baseline checks hold for seeds "
                          "the baselines never saw? (default: %(default)s)")
     group.addoption("--update-baselines", action="store_true", default=False,

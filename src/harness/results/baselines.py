@@ -39,12 +39,17 @@ def compare(where: str, entry: dict | None, observed: dict, metrics: dict, devic
             verdicts.append(Verdict("baseline", name, None, f"{where} {name}: new metric, no baseline yet "
                                     f"for {device_class}; record it with `harness baselines update`", name))
             continue
-        base = Summary(stored[name]["mean"], stored[name]["std"], len(stored[name]["values"]))
+        base = stored_summary(stored[name])
         verdicts.append(_compare_metric(where, name, base, list(values), metrics[name], device_class, seeds))
     for name in stored.keys() - observed.keys():
         verdicts.append(Verdict("baseline", name, None, f"{where} {name}: in the {device_class} baseline but "
                                 "no longer reported by the test; re-record to drop it", name))
     return verdicts
+
+
+def stored_summary(metric: dict) -> Summary:
+    """A stored metric's mean, std and seed count, as the tolerances read them."""
+    return Summary(metric["mean"], metric["std"], len(metric["values"]))
 
 
 def worse_by(delta: float, direction: str) -> float:
