@@ -69,7 +69,7 @@ def pytest_addoption(parser):
                     help="a run record (or a directory of them) whose test durations balance --shard")
     group.addoption("--plant-fault", default=None, choices=sorted(FAULTS), metavar="KIND",
                     help=f"self-check: plant a realistic fault ({', '.join(FAULTS)}) into this run to see which "
-                         "tests catch it; never with --update-baselines (see `harness faults`)")
+                         "tests catch it; never with --update-baselines (see `harness faults`; default: none)")
     group.addoption("--plots", action="store_true", default=False,
                     help="also write the HTML report with each phenomenon's curves as PNGs next to the run record")
     group.addoption("--progress", default="auto", choices=("auto", "on", "off"),
@@ -89,7 +89,8 @@ def pytest_configure(config):
     session = from_options(config)
     if config.option.plant_fault:
         if config.option.update_baselines:
-            raise pytest.UsageError("--plant-fault and --update-baselines: a run with a planted fault is never a baseline")
+            raise pytest.UsageError("--plant-fault and --update-baselines: a run with a planted fault is never "
+                                    "a baseline")
         session.remove_fault = plant(config.option.plant_fault)
         session.env["planted_fault"] = config.option.plant_fault
     # Denormal floats make CPU elementwise ops (Adam's second moment) several times slower;
