@@ -105,3 +105,19 @@ def test_a_run_with_a_planted_fault_never_becomes_a_baseline(tmp_path, monkeypat
     run = write(tmp_path, "run.json", record)
     assert cli.main(["baselines", "update", "--from", str(run), "--dir", str(tmp_path / "store")]) == 2
     assert "planted fault 'init'" in capsys.readouterr().err and not (tmp_path / "store").exists()
+
+
+def test_orphans_lists_entries_without_a_test_and_deletes_them_when_asked(tmp_path, monkeypatch, capsys):
+    from harness.results import baselines
+
+    (tmp_path / "benchmarks" / "memorization").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "memorization" / "test_a.py").write_text("def test_kept():\n    pass\n")
+    entry = baselines.make_entry(phenomenon_record("benchmarks/memorization/test_a.py::test_kept", [0.9, 0.91, 0.92]))
+    path = baselines.group_path(tmp_path / "baselines", "cpu", "memorization")
+    baselines.write_entries(path, "cpu", {"test_a.py::test_kept[smoke]": entry, "test_a.py::test_gone[smoke]": entry})
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["baselines", "orphans"]) == 1
+    assert "test_a.py::test_gone[smoke] (no such test" in capsys.readouterr().out
+    assert cli.main(["baselines", "orphans", "--delete"]) == 0
+    assert list(baselines.load(path, "cpu")) == ["test_a.py::test_kept[smoke]"]
+    assert cli.main(["baselines", "orphans"]) == 0

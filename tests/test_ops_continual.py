@@ -15,7 +15,7 @@ from harness.ops.continual import (
     average_accuracy,
     backward_transfer,
     class_balanced_sample,
-    empirical_fisher,
+    diagonal_fisher,
     forgetting,
     permuted_tasks,
     split_tasks,
@@ -77,7 +77,7 @@ def test_empirical_fisher_is_the_mean_squared_per_example_gradient():
     digits = load_dataset("digits")
     x, y = digits.x[:40], digits.y[:40]
     result = train(lambda: mlp([64, 8, 10]), TrainData(x, y), [0, 1], TrainConfig(epochs=1, batch_size=20), "cpu")
-    fisher = empirical_fisher(result, x, y)
+    fisher = diagonal_fisher(result, x, y)
     for i in range(2):
         model = result.model(i)
         expected = {k: torch.zeros_like(v) for k, v in model.named_parameters()}
@@ -88,6 +88,31 @@ def test_empirical_fisher_is_the_mean_squared_per_example_gradient():
                 expected[k] += p.grad ** 2 / len(x)
         for k, value in expected.items():
             assert torch.allclose(fisher[k][i], value, atol=1e-6, rtol=1e-4), k
+
+
+def test_true_fisher_weighs_every_class_by_the_models_probability():
+    digits = load_dataset("digits")
+    x = digits.x[:12]
+    result = train(lambda: mlp([64, 6, 10]), TrainData(x, digits.y[:12]), [0, 1], TrainConfig(epochs=1, batch_size=6),
+                   "cpu")
+    fisher = diagonal_fisher(result, x)
+    for i in range(2):
+        model = result.model(i)
+        expected = {k: torch.zeros_like(v) for k, v in model.named_parameters()}
+        for xi in x:
+            log_p = F.log_softmax(model(xi[None]), -1)[0]
+            for c in range(10):
+                model.zero_grad()
+                log_p[c].backward(retain_graph=True)
+                for k, p in model.named_parameters():
+                    expected[k] += log_p[c].exp().detach() * p.grad ** 2 / len(x)
+        for k, value in expected.items():
+            assert torch.allclose(fisher[k][i], value, atol=1e-6, rtol=1e-4), k
+
+
+def test_ewc_strategy_rejects_an_unknown_fisher():
+    with pytest.raises(ValueError, match="'true' or 'empirical'"):
+        EWCStrategy(1.0, fisher="diagonal")
 
 
 def test_ewc_strategy_penalises_moving_away_from_the_first_task():

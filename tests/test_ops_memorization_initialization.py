@@ -7,7 +7,7 @@ import torch
 from harness.data import load_dataset
 from harness.kits.construction import fit_any_labels
 from harness.models import Autoencoder, mlp
-from harness.ops.agreement import disagreement_matrix, mean_disagreement
+from harness.ops.agreement import disagreement_matrix, mean_disagreement, pair_disagreement
 from harness.ops.pretraining import Denoising, pretrain_stack
 from harness.ops.randomization import CONDITIONS, condition_data
 from harness.ops.transfer import PartlyFrozen, first_layers
@@ -29,6 +29,7 @@ def test_disagreement_by_hand():
     D = disagreement_matrix(predictions)
     assert D[0, 1] == 0.25 and D[0, 2] == 0.75 and D[1, 2] == 0.5 and (D.diagonal() == 0).all()
     assert torch.allclose(mean_disagreement(predictions), torch.tensor([0.5, 0.375, 0.625]))
+    assert torch.allclose(pair_disagreement(predictions), D[0, 1:2])  # the third model has no partner
     with pytest.raises(ValueError, match="two models"):
         mean_disagreement(predictions[:1])
 

@@ -2,11 +2,12 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.directions import random_subset_purity, top_k_purity
-from harness.ops.spectral import lipschitz_bound, local_gain, spectral_norm, worst_direction
+from harness.ops.spectral import conv_operator_norm, lipschitz_bound, local_gain, spectral_norm, worst_direction
 from harness.train import TrainConfig, TrainData, train
 from harness.trained_models import trained
 
@@ -27,6 +28,35 @@ def test_bound_is_the_product_and_exact_for_a_linear_model():
     x = torch.rand(2, 5, 6, generator=g)
     gain = local_gain(model, x, worst_direction(model, x, iters=100, generator=g), delta=0.1)
     torch.testing.assert_close(gain, spectral_norm(w)[:, None].expand(2, 5), rtol=1e-4, atol=0)
+
+
+def test_a_one_by_one_convolution_has_its_channel_matrix_norm():
+    w = torch.randn(4, 3, 1, 1, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(conv_operator_norm(w, (3, 5, 5)), spectral_norm(w[:, :, 0, 0]), rtol=1e-5, atol=0)
+
+
+def test_conv_operator_norm_bounds_and_is_reached_unlike_the_flattened_kernel():
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(2, 3, 3, 3, generator=g)
+    norm = conv_operator_norm(w, (3, 6, 6), padding=1)
+    conv = lambda x: F.conv2d(x, w, padding=1)
+    x = torch.randn(1, 3, 6, 6, generator=g)
+    for _ in range(300):  # power iteration with the adjoint (conv_transpose2d), independent of the Jacobian
+        x = F.conv_transpose2d(conv(x), w, padding=1)
+        x = x / x.norm()
+    torch.testing.assert_close(conv(x).norm(), norm, rtol=1e-3, atol=0)
+    assert all(conv(v).norm() <= norm * v.norm() * (1 + 1e-5) for v in torch.randn(20, 1, 3, 6, 6, generator=g))
+    assert abs(float(spectral_norm(w.flatten(1))) - float(norm)) > 0.1 * float(norm)  # the old flatten(2) was wrong
+    stacked = torch.stack([w, 2 * w])
+    torch.testing.assert_close(conv_operator_norm(stacked, (3, 6, 6), padding=1), torch.stack([norm, 2 * norm]))
+
+
+def test_lipschitz_bound_refuses_convolution_kernels():
+    params = {"0.weight": torch.randn(2, 4, 1, 3, 3)}
+    with pytest.raises(ValueError, match="conv_operator_norm"):
+        lipschitz_bound(params, ["0.weight"])
+    with pytest.raises(ValueError, match="more than 8192"):
+        conv_operator_norm(torch.randn(4, 3, 3, 3), (3, 64, 64))
 
 
 def test_top_k_purity_by_hand():

@@ -245,7 +245,8 @@ def test_device_cuda_without_cuda_is_exit_4(toy):
     (["--tier", "huge"], "*invalid choice: 'huge'*"),
     (["--seeds", "0"], "*--seeds must be a positive integer*"),
     (["--device", "tpu"], "*unknown device 'tpu'*"),
-], ids=["unknown-tier", "zero-seeds", "unknown-device"])
+    (["--threads", "many"], "*--threads must be a positive integer*"),
+], ids=["unknown-tier", "zero-seeds", "unknown-device", "bad-threads"])
 def test_bad_options_are_usage_errors(toy, args, message):
     result = toy.runpytest("bench", *args)
     assert result.ret == 4
@@ -278,9 +279,21 @@ def test_run_record_and_markdown_summary(toy, monkeypatch):
     record = json.loads(path.read_text())
     test = record["tests"][0]
     assert record["env"]["device_class"] == "cpu" and record["env"]["threads"] >= 1
+    assert record["env"]["thread_policy"] == "auto" and record["env"]["usable_cores"] >= 1
     assert test["seeds"] == [0, 1, 2, 3] and test["metrics"]["acc"]["values"] == pytest.approx([0.9, 0.91, 0.92, 0.93])
     assert test["outcome"] == "passed" and test["key"] == "test_toy.py::test_toy[smoke]"
     assert "| memorization/toy::toy" in summary.read_text()
+    result.stdout.fnmatch_lines(["harness: 1 file in * s (smoke budget 120 s, 10 s a file on a quiet 2-core CPU; "
+                                 "0 files over): slowest bench/test_toy.py * s"])
+    assert "### Time" in summary.read_text()
+
+
+def test_threads_option_sets_and_records_the_thread_count(toy):
+    result = toy.runpytest("bench/test_toy.py::test_toy", "--threads", "1")
+    result.assert_outcomes(passed=1)
+    (path,) = (toy.path / ".harness" / "runs").glob("*-nogit-cpu.json")
+    env = json.loads(path.read_text())["env"]
+    assert env["threads"] == 1 and env["thread_policy"] == "1"
 
 
 def test_benchmark_disable_still_checks_claims(toy, monkeypatch):

@@ -88,3 +88,43 @@ def test_at_least_continues_from_the_last_seed():
     assert at_least([0, 1, 2], 8) == list(range(8))
     assert at_least([5000, 5001, 5002], 5) == [5000, 5001, 5002, 5003, 5004]
     assert at_least([0, 1, 2, 3, 4], 3) == [0, 1, 2, 3, 4]
+
+
+def test_auto_threads_take_half_of_each_workers_share():
+    assert devices.thread_count("auto", cores=2) == 1
+    assert devices.thread_count("auto", cores=16) == 8
+    assert devices.thread_count("auto", cores=16, workers=2) == 4
+    assert devices.thread_count("auto", cores=2, workers=2) == 1  # never 0
+    assert devices.thread_count("auto", cores=3, workers=4) == 1
+    assert devices.thread_count("3", cores=2) == 3  # a number is taken as given
+    assert devices.usable_cores() >= 1
+
+
+def test_xdist_workers_spread_over_the_gpus():
+    assert [devices.worker_gpu(i, 4, default=0) for i in range(6)] == [0, 1, 2, 3, 0, 1]
+    assert devices.worker_gpu(None, 4, default=2) == 2  # outside xdist: the current device
+    assert devices.worker_gpu(3, 0, default=0) == 0
+
+
+def test_xdist_worker_reads_pytest_xdist_environment(monkeypatch):
+    from harness.plugin.session import xdist_worker
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert xdist_worker() == (None, 1)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")
+    assert xdist_worker() == (3, 4)
+
+
+def test_numerics_are_set_to_ieee_float32_and_read_back_through_the_new_api():
+    devices.set_numerics(torch.device("cpu"))
+    assert torch.backends.cudnn.conv.fp32_precision == "ieee"  # torch's default leaves convolutions in TF32
+    assert devices.numerics().startswith("fp32 matmul ieee, conv ieee;")
+    assert devices.describe(torch.device("cpu"))["numerics"] == devices.numerics()
+
+
+def test_a_bare_cuda_device_gets_its_index(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    assert devices.normalise("cuda") == torch.device("cuda", 1)
+    assert devices.normalise("cuda:0") == torch.device("cuda", 0)
+    assert devices.normalise("cpu") == torch.device("cpu")

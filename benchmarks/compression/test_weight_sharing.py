@@ -122,13 +122,14 @@ def test_compressed_weights_keep_accuracy(compressed, variant, claim):
     result = compressed[variant.id]
     claim.record(result, METRICS)
     most = int(result["distinct_values"].max())
-    claim.check("codebook_size", most <= 2 ** variant.value_bits, f"at most {most} distinct weights in a layer",
-                f"≤ {2 ** variant.value_bits} (a {variant.value_bits}-bit code)")
+    with claim.guards():  # the code's size and the bits it saves follow from the construction
+        claim.check("codebook_size", most <= 2 ** variant.value_bits, f"at most {most} distinct weights in a layer",
+                    f"≤ {2 ** variant.value_bits} (a {variant.value_bits}-bit code)")
+        claim.above("compression_ratio", compressed[PRUNED.id]["compression_ratio"].mean())  # fewer bits than float32
     if variant.value_bits >= 5:
         claim.at_least("acc_change", -0.01)
     else:
         claim.at_most("acc_change", -0.1)
-    claim.above("compression_ratio", compressed[PRUNED.id]["compression_ratio"].mean())  # fewer bits than float32
     claim.note("bits_per_weight", variant.value_bits)
     claim.note("ideal_ratio_ignoring_padding", 32 / ((1 - SPARSITY) * (variant.value_bits + INDEX_BITS)))
 
@@ -149,4 +150,5 @@ def test_share_weights_time(bench, claim, device, cfg, seeds):
     claim.record({"relative_sharing_error": (error / scale).cpu().numpy()},
                  {"relative_sharing_error": Metric("lower", abs_tol=0.005)})
     claim.below("relative_sharing_error", 0.05)  # 32 levels over a layer's range: a few percent at most
-    claim.check("codebook_size", most <= 32, f"at most {most} distinct weights in a layer", "≤ 32")
+    with claim.guards():
+        claim.check("codebook_size", most <= 32, f"at most {most} distinct weights in a layer", "≤ 32")

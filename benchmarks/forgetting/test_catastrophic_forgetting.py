@@ -6,6 +6,9 @@ Claim: after learning digits 0–4 (test accuracy ≥ 0.95) and then 5–9 with 
 network answers almost nothing about 0–4 (accuracy < 0.1: it predicts only the newest classes).
 Read task-incrementally (told which task an image is from, so the argmax runs over that task's
 classes) the same network keeps much of task A: ≥ 0.7, and ≥ 0.5 above the class-incremental reading.
+That reading still drops: task A's task-incremental accuracy falls by ≥ 0.03 on average from
+before B to after it. The class-incremental collapse is nearly forced by the shared softmax (B's
+loss pushes every old logit down); this drop is the interference that is in the weights.
 
 Setting: digits, MLP 64-256-256-10, Adam 1e-3, batch 32, a fresh optimizer per task, 5 epochs
 per task. Metrics (harness.ops.continual, unit-tested): accuracy matrix R, average accuracy,
@@ -14,7 +17,9 @@ forgetting (Chaudhry) and backward transfer (Lopez-Paz).
 Measured (cpu, 2 threads, 5 seeds, 2.8 s): task A 0.981±0.006 before, 0.000 after (every seed);
 task-incremental reading after B 0.864±0.072 (0.768–0.946); average accuracy 0.464±0.007;
 forgetting 0.981. Full tier (15 epochs per task, 5 seeds): 0.995±0.002 before, 0.000 after,
-task-incremental 0.866±0.076, average 0.486±0.003.
+task-incremental 0.866±0.076, average 0.486±0.003. Task-incremental drop (1 thread): smoke
+0.146±0.066 over seeds 0–11 (0.027–0.266), 0.093–0.282 on seeds 200000–200004; full 0.042–0.247
+(mean 0.154) over seeds 0–4 and 200000–200004.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     out = train_sequence(lambda: mlp(cfg.widths), tasks, seeds, cfg.train, device)
     R, R_task = out["R"], out["R_task"]
     return {"acc_A_before": R[:, 0, 0].numpy(), "acc_A_after": R[:, 1, 0].numpy(),
-            "acc_A_after_task_il": R_task[:, 1, 0].numpy(), "avg_acc": average_accuracy(R).numpy(),
+            "acc_A_after_task_il": R_task[:, 1, 0].numpy(),
+            "task_il_drop": (R_task[:, 0, 0] - R_task[:, 1, 0]).numpy(), "avg_acc": average_accuracy(R).numpy(),
             "forgetting": forgetting(R).numpy(), "backward_transfer": backward_transfer(R).numpy(),
             "accuracy_matrix": R.mean(0), "accuracy_matrix_task_il": R_task.mean(0)}
 
@@ -53,6 +59,7 @@ METRICS = {
     "acc_A_before": Metric("higher", abs_tol=0.02),
     "acc_A_after": Metric("target", abs_tol=0.05),
     "acc_A_after_task_il": Metric("higher", abs_tol=0.1),
+    "task_il_drop": Metric("target", abs_tol=0.05),
     "avg_acc": Metric("target", abs_tol=0.05),
     "forgetting": Metric("target", abs_tol=0.05),
     "backward_transfer": Metric("target", abs_tol=0.05),
@@ -60,13 +67,15 @@ METRICS = {
 
 
 def test_second_task_erases_the_first(device, cfg, seeds, claim):
-    """Class-incremental: A ≥ 0.95 before, < 0.1 after B; task-incremental reading keeps ≥ 0.7."""
+    """Class-incremental: A ≥ 0.95 before, < 0.1 after B; task-incremental reading keeps ≥ 0.7
+    yet drops ≥ 0.03."""
     result = run(cfg, device, seeds)
     claim.record(result, METRICS)
     claim.at_least("acc_A_before", 0.95)
     claim.below("acc_A_after", 0.1)
     claim.at_least("acc_A_after_task_il", 0.7)
     claim.greater("acc_A_after_task_il", "acc_A_after", 0.5, paired=True)
+    claim.at_least("task_il_drop", 0.03)
     for name in ("accuracy_matrix", "accuracy_matrix_task_il"):
         claim.matrix(name, result[name], row_label="after training on task", column_label="accuracy on task")
 

@@ -3,10 +3,16 @@ surrogate or the forward-only (straight-through) update learns it, and better th
 (Shalev-Shwartz, Shamir & Shammah 2017, "Failures of gradient-based deep learning", ICML, §5).
 
 Claims (test MSE, y's variance ≈ 9.1):
-- linear + true floor trained by backpropagation stays > 0.5·Var(y) (its gradient is exactly 0);
 - forward-only / straight-through: < MSE(MLP)/4;
-- smooth floor surrogate: < MSE(MLP)/2.
-Smooth against forward-only is not asserted (first calibration: only 1.7× apart with Adam).
+- smooth floor surrogate: < MSE(MLP)/2;
+- forward-only beats the smooth surrogate: MSE(forward-only) < MSE(smooth)/10 — the paper's point
+  that the forward-only rule, which ignores the flat gradient instead of smoothing it, is the one
+  that recovers the teacher;
+- guard: linear + true floor trained by backpropagation stays > 0.5·Var(y). Its gradient is
+  exactly 0, so no step moves it: this holds by construction and checks the setting, not the
+  phenomenon.
+The first calibration found smooth and forward-only only 1.7× apart with Adam; here, with SGD on
+the forward-only rule, they are ≥ 60× apart on every measured seed.
 
 Setting: x ~ N(0, I₁₀), y = floor(w*·x + b*), ‖w*‖ = 3, b* ~ U(0, 1), per seed; fresh examples
 (one pass, batch 256), test on 5000 others (harness.data.make_step_targets). (a) MLP
@@ -17,7 +23,10 @@ lo − 1 + Σ_k σ(10(z − k)) for k = −20…20, Adam 1e-2; (d) floor forward
 Measured (cpu, 2 threads, 5 seeds), MSE / Var(y), 1000 steps (smoke) | 2000 steps:
 MLP 0.0104±0.0007 | 0.0099±0.0004; exact floor 1.05±0.11 (0.86–1.15, no step moves it);
 smooth 0.0043±0.0001 | 0.0043±0.0001 (MLP/smooth 2.2–2.6); forward-only ≤ 1e-4 (0 on
-some seeds: it finds w* up to the floor's resolution; MLP/forward-only ≥ 140).
+some seeds: it finds w* up to the floor's resolution; MLP/forward-only ≥ 140). Forward-only /
+smooth: ≤ 0.015 on 12 smoke seeds (mean 0.006), ≤ 0.016 on 5 full-tier seeds (mean 0.007).
+Without the phenomenon — the forward-only arm trained by plain backpropagation through the floor
+(tests/test_claims_need_their_phenomenon.py) — forward-only/MLP is ≈ 100 and the claims fail.
 """
 
 from __future__ import annotations
@@ -58,16 +67,17 @@ def step_data(cfg: Config, device, seeds: list[int]) -> TrainData:
     return TrainData(x, y, x_test, y_test, per_seed=frozenset({"x", "y", "x_test", "y_test"}))
 
 
-def run(cfg: Config, device, seeds: list[int]) -> dict:
+def run(cfg: Config, device, seeds: list[int], variants: dict = VARIANTS) -> dict:
     """Per seed: each variant's test MSE relative to Var(y), and the ratios the claims bound."""
     data = step_data(cfg, device, seeds)
     variance = data.y_test.var(1).cpu()
     out = {}
-    for name, (factory, training) in VARIANTS.items():
+    for name, (factory, training) in variants.items():
         result = train(factory, data, seeds, replace(training, batch_size=cfg.batch_size), device)
         out[f"{name}_rel_mse"] = (result.curves["test_loss"][:, -1] / variance).numpy()
     out["forward_only_over_mlp"] = out["forward_only_rel_mse"] / out["mlp_rel_mse"]
     out["smooth_over_mlp"] = out["smooth_floor_rel_mse"] / out["mlp_rel_mse"]
+    out["forward_only_over_smooth"] = out["forward_only_rel_mse"] / out["smooth_floor_rel_mse"]
     return out
 
 
@@ -78,16 +88,24 @@ METRICS = {
     "forward_only_rel_mse": Metric("lower", abs_tol=0.001),
     "forward_only_over_mlp": Metric("lower", abs_tol=0.05),
     "smooth_over_mlp": Metric("lower", abs_tol=0.1),
+    "forward_only_over_smooth": Metric("lower", abs_tol=0.02),
 }
 
 
 def test_step_function_needs_a_way_around_its_gradient(device, cfg, seeds, claim):
-    """Exact floor stalls (> 0.5·Var y); forward-only < MLP/4; smooth surrogate < MLP/2."""
+    """Forward-only < MLP/4 and < smooth/10; smooth surrogate < MLP/2; guard: exact floor stalls."""
     result = run(cfg, device, seeds)
     claim.record(result, METRICS)
-    claim.above("exact_floor_rel_mse", 0.5)
+    judge(claim)
+
+
+def judge(claim) -> None:
+    """The claims on a recorded run (also applied to a run without the phenomenon, where they must fail)."""
     claim.below("forward_only_over_mlp", 0.25)
     claim.below("smooth_over_mlp", 0.5)
+    claim.below("forward_only_over_smooth", 0.1)
+    with claim.guards():
+        claim.above("exact_floor_rel_mse", 0.5)
 
 
 def test_forward_only_time(bench, claim, device, seeds):

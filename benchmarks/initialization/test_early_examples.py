@@ -5,9 +5,11 @@ in the first 10% of training moves the final function far more than changing it 
 
 Claim: with a fixed initialization and data sequence, resampling the examples of only the first
 10% of steps (K perturbations) gives a variance of the final test outputs ≥ 10 × that of
-resampling only the last 10%, on every base seed — with momentum SGD and a linearly decaying lr.
-With a constant lr, or plain SGD, the effect weakens or reverses (first calibration): those readings
-are recorded as metrics, not asserted.
+resampling only the last 10%, on every base seed — with momentum SGD at a constant lr (both
+tiers), and with the lr decaying linearly to 0 (full tier). The constant lr is the reading that
+counts: a decaying lr shrinks the late window's steps by itself, so there the effect is partly the
+schedule's. Plain SGD with decay is recorded, not asserted: without momentum the early window
+barely matters more than the late one here (1.8×).
 
 Setting: digits, MLP 64-128-128-10, batch 32, T = 1000 steps, K = 8; SGD momentum 0.9, lr 0.1
 decayed linearly to 0. Each base seed fixes the init and a row sequence (concatenated
@@ -16,10 +18,11 @@ stream. All 2·K models of every base seed train in one batched run with explici
 (train(order=...)). Variance: over the K models, of each test logit, averaged over test
 examples and classes.
 
-Measured (cpu, 2 threads, 5 base seeds, 17.8 s): var_early 1.733±0.091 against var_late
-0.0020±0.0007, ratio 985±359 (first calibration: 75–932 per base seed). The controls run in the full
-tier only: constant lr 321±61 (momentum keeps the effect here), plain SGD with decay 1.8±0.3 —
-without momentum the early window barely matters more than the late one.
+Measured (cpu, 2 threads, 5 base seeds, 17.8 s per setting): linear decay var_early
+1.733±0.091 against var_late 0.0020±0.0007, ratio 985±359 (first calibration: 75–932 per base
+seed); constant lr var_early 3.86±0.54 against var_late 0.0123±0.0033, ratio 321±61 (257–404:
+momentum keeps the effect without the schedule's help; over 12 smoke seeds 258±86, 120–404);
+plain SGD with decay 1.8±0.3.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ class Config:
     widths: tuple = field(default=(64, 128, 128, 10))
 
 
-TIERS = {"smoke": Config(settings=("momentum_decay",)), "full": Config()}
+TIERS = {"smoke": Config(settings=("momentum_constant_lr",)), "full": Config()}
+ASSERTED = ("momentum_constant_lr", "momentum_decay")  # each ≥ 10× where the tier runs it
 
 
 def orders(base: int, cfg: Config, n: int, batch: int) -> torch.Tensor:
@@ -96,9 +100,13 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 def test_early_examples_matter_more(device, cfg, seeds, claim):
-    """Momentum SGD with linear decay: var_early ≥ 10 × var_late on every base seed."""
+    """Momentum SGD, constant lr (and, in the full tier, linear decay): var_early ≥ 10 × var_late
+    on every base seed."""
     result = run(cfg, device, seeds)
     specs = {k: Metric("target", abs_tol=0.5 if "over" not in k else 5.0) for k in result}
-    specs["momentum_decay_early_over_late"] = Metric("higher", abs_tol=20.0)
+    for setting in set(ASSERTED) & set(cfg.settings):
+        specs[f"{setting}_early_over_late"] = Metric("higher", abs_tol=20.0)
     claim.record(result, specs)
-    claim.each_within("momentum_decay_early_over_late", low=10)
+    for setting in ASSERTED:
+        if setting in cfg.settings:
+            claim.each_within(f"{setting}_early_over_late", low=10)

@@ -1,23 +1,37 @@
-"""L2 — skip connections make the loss landscape smooth: at equal depth a plain network sits in
-a much sharper minimum than its residual twin and generalizes worse (Li, Xu, Taylor, Studer &
+"""L2 — skip connections make the loss landscape smoother: at equal depth a plain network sits in
+a sharper minimum than its residual twin and generalizes worse (Li, Xu, Taylor, Studer &
 Goldstein 2018, "Visualizing the loss landscape of neural nets", NeurIPS, Fig. 5–6, measured with
 their filter normalization).
 
-Claims (per seed, plain over residual): filter-normalized sharpness ratio ≥ 8; median ratio of
-the top Hessian eigenvalue ≥ 3; test accuracy higher for the residual net by ≥ 0.015 on
-average; the plain net still fits (train accuracy ≥ 0.93), so the gap is not a failure to train.
+The two arms differ only in the skip: same blocks, same LayerNorm, same He init (Li et al. compare
+ResNets with and without shortcuts, both with BatchNorm; LayerNorm plays its part here and needs
+no batch statistics). Claims (per seed, plain over residual): the top Hessian eigenvalue ratio
+≥ 3 on every seed; the filter-normalized sharpness ratio > 1 on average (plain sharper); test
+accuracy higher for the residual net on average (paired; in the full tier a one-sided paired t
+test at p < 0.05); the plain net still fits (train accuracy ≥ 0.93), so the gap is not a failure
+to train.
 
-Setting: digits, width 64: input Linear, 8 blocks [Linear-ReLU-Linear], output Linear (18
-layers), no normalization. Plain h ← ReLU(f(h)); residual h ← ReLU(h + f(h)) with each block's
-last Linear zero-initialized (with plain He init the residual net is the sharper one); He init
-otherwise. Adam 1e-3, batch 64. Sharpness: mean over 5 filter-normalized directions d of
-L(θ + 0.5·d) − L(θ); λ_max by power iteration on Hessian-vector products; both on the training
-set (harness.ops.landscape). A 1-D filter-normalized slice of each net goes to the report.
+Setting: digits, width 64: input Linear, 8 blocks h ← ReLU(h + f(LN(h))) (plain: ReLU(f(LN(h))))
+with f = Linear-ReLU-Linear, final LayerNorm, output Linear (18 layers); He init. Adam 1e-3, batch
+64. Sharpness: mean over 5 filter-normalized directions d of L(θ + 0.5·d) − L(θ); λ_max by power
+iteration on Hessian-vector products; both on the training set (harness.ops.landscape). A 1-D
+filter-normalized slice of each net goes to the report.
 
-Measured (cpu, 2 threads, 5 seeds, 10 epochs, 10.8 s): sharpness ratio 23.5±7.1 (first calibration:
-22±5); λ_max 190±123 plain against 43.8±9.0 residual, ratio 4.8±4.1 with median ≥ 3 (first calibration:
-median 11.7, min 3.6 — the ratio swings with the plain net's λ_max); test accuracy 0.939±0.015
-plain, 0.968±0.013 residual, gain 0.029±0.015; plain train accuracy 0.980±0.006.
+Measured (cpu, 1 thread, 10 epochs): over seeds 0–11, λ_max 139–298 plain against 10–59
+residual, ratio 3.5–21.5 (median 6.3); filter-normalized sharpness ratio 1.21±0.15 (1.00–1.49);
+test accuracy 0.929±0.017 plain, 0.955±0.008 residual, gain 0.025±0.015 (−0.002–0.042); plain
+train accuracy 0.935–0.982. Held-out seeds 200000–200004: λ_max ratio 4.8–30, gain 0.016–0.062.
+The gain is real but small in a fair comparison: a margin of 0.01 would fail a 3-seed smoke run
+about one time in twenty and the full tier's test about half the time, so the claim is its sign.
+The first calibration zero-initialized only the residual arm's last layer per block and had no
+normalization: its sharpness ratio 23.5±7.1 and test gain 0.029±0.015 were in good part the
+init's (with plain He init in both arms that residual net was the sharper one), and the gain
+failed its bound on a second machine. At 16 blocks the plain net with LayerNorm no longer trains
+(train accuracy 0.41–0.87), so the gap would be a failure to train, not the landscape; 12 blocks
+give a gain of 0.06–0.10 but a plain net that no longer fits (train accuracy 0.89–0.93); 10
+blocks the same gain as 8 (0.016–0.046). 8 blocks is the depth where both fit. Along
+filter-normalized directions the two landscapes differ little at this depth (as Li et al. find
+for their 20-layer nets); the curvature at the minimum is what separates them.
 """
 
 from __future__ import annotations
@@ -60,7 +74,8 @@ TIERS = {"smoke": Config(), "full": Config(power_iters=60)}
 
 
 def network(cfg: Config, residual: bool):
-    return lambda: ResidualMLP(64, cfg.width, cfg.blocks, 10, skip=residual, zero_init_last=residual)
+    """The same net with or without its skips: LayerNorm inside every block and before the head."""
+    return lambda: ResidualMLP(64, cfg.width, cfg.blocks, 10, skip=residual, layer_norm=True)
 
 
 def measure(cfg: Config, residual: bool, device, seeds: list[int]) -> dict:
@@ -102,21 +117,20 @@ METRICS = {
     "plain_test_acc": Metric("target", abs_tol=0.03),
     "residual_test_acc": Metric("higher", abs_tol=0.02),
     "test_acc_gain": Metric("higher", abs_tol=0.02),
-    "sharpness_ratio": Metric("higher", abs_tol=5.0),
-    "lambda_max_ratio": Metric("higher", abs_tol=5.0),
+    "sharpness_ratio": Metric("higher", abs_tol=0.1),
+    "lambda_max_ratio": Metric("higher", abs_tol=2.0),
     "plain_lambda_max": Metric("target", abs_tol=20.0),
     "residual_lambda_max": Metric("lower", abs_tol=5.0),
 }
 
 
 def test_plain_net_is_sharper_and_generalizes_worse(device, cfg, seeds, claim):
-    """Sharpness ratio ≥ 8 per seed, median λ_max ratio ≥ 3, accuracy gain ≥ 0.015, plain train acc ≥ 0.93."""
+    """λ_max ratio ≥ 3 per seed, sharpness ratio > 1, residual ahead (paired), plain train acc ≥ 0.93."""
     result = run(cfg, device, seeds)
     claim.record(result, METRICS)
-    claim.each_within("sharpness_ratio", low=8)
-    median = float(np.median(result["lambda_max_ratio"]))
-    claim.check("median lambda_max_ratio ≥ 3", median >= 3, f"median {median:.3g}", "≥ 3")
-    claim.at_least("test_acc_gain", 0.015)
+    claim.each_within("lambda_max_ratio", low=3)
+    claim.above("sharpness_ratio", 1.0)
+    claim.greater("residual_test_acc", "plain_test_acc", 0.0, paired=True)
     claim.at_least("plain_train_acc", 0.93)
     for name, curves in result["slices"].items():
         claim.curve(f"{name}_filter_normalized_slice", SLICE.tolist(), curves, label=name,

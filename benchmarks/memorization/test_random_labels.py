@@ -119,4 +119,5 @@ def test_epoch_time(cfg, bench, claim, device, tier, seeds):
                                  seeds, one_epoch, device))
     claim.record({"first_epoch_train_acc": result.curves["train_acc"][:, 0]},
                  {"first_epoch_train_acc": Metric("target", abs_tol=0.05)})
-    claim.below("first_epoch_train_acc", 0.5)  # one epoch cannot memorize random labels
+    with claim.guards():
+        claim.below("first_epoch_train_acc", 0.5)  # one epoch cannot memorize random labels

@@ -3,7 +3,7 @@
     harness baselines show [-k TEXT] [--device-class C]
     harness baselines diff RUN.json|DIR      what an update from this run would change
     harness baselines update [-k EXPR] [--device D] [--tier T] [--from RUN.json|DIR]
-    harness baselines orphans                entries whose test no longer exists
+    harness baselines orphans [--delete]     entries whose test no longer exists
     harness compare A.json B.json            exit 1 on a significant regression from A to B
     harness report RUN.json|DIR … --out DIR  Markdown + HTML with plots; shards merged; trends across runs
     harness docs [--check]                   docs/phenomena.md and README's table from docstrings + baselines
@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     orphans = base_sub.add_parser("orphans", parents=[store], formatter_class=fmt_,
                                   help="entries whose test no longer exists (collects the suite)")
     orphans.add_argument("--tests", default="benchmarks", help="where the benchmarks live")
+    orphans.add_argument("--delete", action="store_true", help="remove the orphan entries (review the diff like code)")
     orphans.set_defaults(func=cmd_orphans)
 
     compare_ = sub.add_parser("compare", formatter_class=fmt_,
@@ -194,8 +195,12 @@ def cmd_orphans(args) -> int:
     orphans = [(path, key) for path in baselines.all_files(args.dir)
                for key in baselines.load(path, path.parent.name) if key not in live]
     for path, key in orphans:
-        print(f"{path}: {key} (no such test; delete the entry or restore the test)")
-    print(f"{len(orphans)} orphan entr{'y' if len(orphans) == 1 else 'ies'}")
+        print(f"{path}: {key} (no such test; {'deleted' if args.delete else 'delete the entry or restore the test'})")
+    print(f"{len(orphans)} orphan entr{'y' if len(orphans) == 1 else 'ies'}{' deleted' if args.delete else ''}")
+    if args.delete:
+        for path in {path for path, _ in orphans}:
+            baselines.remove_entries(path, path.parent.name, [key for p, key in orphans if p == path])
+        return 0
     return 1 if orphans else 0
 
 

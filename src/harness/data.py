@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from harness import devices
 from harness.seeds import numpy_rng, torch_generator
 
 
@@ -62,7 +63,7 @@ def load_dataset(name: str, device="cpu") -> Dataset:
     """A named offline dataset on `device`: 'mnist1d' or 'digits'."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(sorted(_BUILDERS))}")
-    return _cached(name, str(torch.device(device)))
+    return _cached(name, str(devices.normalise(device)))
 
 
 @functools.cache

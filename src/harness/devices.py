@@ -17,12 +17,16 @@ class DeviceUnavailable(ValueError):
     """The requested device does not exist on this machine."""
 
 
-def resolve_device(spec: str) -> torch.device:
-    """Parse `--device` (cpu, cuda, cuda:N, mps, auto) into an available torch.device."""
+def resolve_device(spec: str, worker: int | None = None) -> torch.device:
+    """Parse `--device` (cpu, cuda, cuda:N, mps, auto) into an available torch.device.
+
+    worker: the pytest-xdist worker's index (gw3 → 3), if any. A CUDA device named without an
+    index then goes to GPU worker mod count, so `pytest -n N --device cuda` spreads the workers
+    over the GPUs; an explicit cuda:N stays N for every worker."""
     spec = spec.strip().lower()
     if spec == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
+            return torch.device("cuda", worker_gpu(worker, torch.cuda.device_count(), torch.cuda.current_device()))
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -38,11 +42,50 @@ def resolve_device(spec: str) -> torch.device:
     if not torch.cuda.is_available():
         why = "this torch is a CPU-only build" if torch.version.cuda is None else "no CUDA device is visible"
         raise DeviceUnavailable(f"--device {spec} requested but CUDA is unavailable ({why}); use --device cpu or auto")
-    index = int(match.group(1) or torch.cuda.current_device())
+    if match.group(1) is None:
+        index = worker_gpu(worker, torch.cuda.device_count(), torch.cuda.current_device())
+    else:
+        index = int(match.group(1))
     if index >= torch.cuda.device_count():
         raise DeviceUnavailable(
             f"--device {spec} requested but only {torch.cuda.device_count()} CUDA device(s) are visible")
     return torch.device("cuda", index)
+
+
+def normalise(device) -> torch.device:
+    """torch.device(device) with the CUDA index filled in: tensors on the GPU report 'cuda:0', so
+    a bare 'cuda' would never compare equal to where the data lives."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def worker_gpu(worker: int | None, gpus: int, default: int) -> int:
+    """The GPU for an xdist worker: worker mod gpus (the default one outside xdist)."""
+    return default if worker is None or gpus < 1 else worker % gpus
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity mask where the OS has one (a container or
+    taskset limit), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def thread_count(spec: str, cores: int, workers: int = 1) -> int:
+    """Intra-op threads for one pytest process: `spec` as a number, or for 'auto' half of this
+    worker's share of the cores, at least 1 (1 on a 2-core machine, 4 for one of two workers on 16).
+
+    Why half: torch's intra-op threads split every op and wait for the slowest; when another
+    process takes a core, the whole team waits on a descheduled thread. Measured on the 2-core CPU
+    (two smoke files): 2 threads 26 s quiet and 83 s beside one busy process; 1 thread 30 s and
+    35 s. Half the share keeps a core free for neighbours and loses ~15% on an idle machine."""
+    if spec != "auto":
+        return int(spec)
+    return max(1, cores // max(1, workers) // 2)
 
 
 def _mps_available() -> bool:
@@ -69,6 +112,31 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+def set_numerics(device: torch.device) -> None:
+    """The numerics every run uses, set before any work: float32 matmuls and convolutions in full
+    IEEE precision — torch's defaults leave cuDNN convolutions in TF32, so a CNN would train in
+    TF32 on a GPU and its baselines would not be float32 — and on CUDA deterministic algorithms
+    (`warn_only` where an op has no deterministic kernel) with the cuBLAS workspace they need, so
+    a GPU baseline does not jitter from run to run with the order of atomic adds."""
+    torch.backends.fp32_precision = "ieee"
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # must precede cuBLAS's first use
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def numerics() -> str:
+    """'fp32 matmul ieee, conv ieee; deterministic (warn only)': stored with each baseline entry.
+    Read through the fp32_precision API: the old allow_tf32 flags refuse to be read once it is used."""
+    mode = "deterministic" if torch.are_deterministic_algorithms_enabled() else "nondeterministic allowed"
+    if torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled():
+        mode += " (warn only)"
+    return (f"fp32 matmul {torch.backends.cuda.matmul.fp32_precision}, "
+            f"conv {torch.backends.cudnn.conv.fp32_precision}; {mode}")
+
+
 def describe(device: torch.device) -> dict:
     """Facts that make a measurement comparable: versions, hardware, numeric flags."""
     facts = {
@@ -78,7 +146,9 @@ def describe(device: torch.device) -> dict:
         "python": platform.python_version(),
         "cpu": _cpu_model(),
         "threads": torch.get_num_threads(),
+        "usable_cores": usable_cores(),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "numerics": numerics(),
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
@@ -87,8 +157,7 @@ def describe(device: torch.device) -> dict:
             "gpu_memory_gib": round(props.total_memory / 2**30, 1),
             "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version(),
-            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
-            "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         })
     return facts
 
@@ -97,7 +166,8 @@ def describe_short(device: torch.device) -> str:
     """'cpu (2 threads)' or the GPU name: the `device` field of a baseline entry."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{device.type} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{device.type} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def _cpu_model() -> str:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from harness import devices
 from harness.models import build
 from harness.seeds import check_seed_list, stream_key, torch_generator
 from harness.stacked import (
@@ -99,7 +100,7 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     same result up to float rounding.
     """
     seeds = check_seed_list(seeds)
-    device = torch.device(device)
+    device = devices.normalise(device)
     data.check(len(seeds), device)
     start = _checked_stack("start", start, len(seeds), device)
     masks = _checked_stack("masks", masks, len(seeds), device)
@@ -155,7 +156,7 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     optimizer = _optimizer(list(params.values()), cfg)
     order_streams = [torch_generator(s, "order") for s in seeds]
     next_order = (lambda: order) if order is not None else (
-        lambda: torch.stack([torch.randperm(data.n_train, generator=g) for g in order_streams]).to(data.y.device))
+        lambda: _to_device(torch.stack([torch.randperm(data.n_train, generator=g) for g in order_streams]), device))
     rows = data.n_train if order is None else order.shape[1]
     steps_per_epoch = math.ceil(rows / (cfg.batch_size or rows))
     stop = _EarlyStop(params, cfg)
@@ -167,13 +168,23 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
         if ((epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs) or eval_kind is None:
             continue
         metrics = _evaluate(forward, params, buffers, data, eval_kind)
+        if stop.active:  # the stop decision needs the values on the host: one sync per evaluation
+            metrics = {name: value.cpu() for name, value in metrics.items()}
         for name, value in metrics.items():
-            curves.setdefault(name, []).append(torch.where(stop.done, torch.nan, value))
+            curves.setdefault(name, []).append(torch.where(stop.done.to(value.device), torch.nan, value))
         if stop.update(epoch, metrics, params):
             break
     template.eval()  # the result predicts; it does not train
-    return TrainResult(template, stop.final(params), buffers, {k: torch.stack(v, dim=1) for k, v in curves.items()},
+    return TrainResult(template, stop.final(params), buffers,
+                       {k: torch.stack(v, dim=1).cpu() for k, v in curves.items()},
                        stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
+
+
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host → device without stalling the queue: from pinned memory, non-blocking, on CUDA."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def _evaluated_as(cfg: TrainConfig) -> str | None:
@@ -331,7 +342,8 @@ def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
 
 @torch.no_grad()
 def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict[str, torch.Tensor]:
-    """Full-set loss and accuracy per seed on train (and test), in chunks; values on the CPU."""
+    """Full-set loss and accuracy per seed on train (and test), in chunks; values stay on the
+    device (copying each evaluation to the host would stall a GPU's queue every epoch)."""
     forward.template.eval()  # dropout off; _train_epoch turns it back on
     out = {}
     for split, (xn, yn) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
@@ -350,9 +362,9 @@ def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict
             losses.append(_loss(logits, yc, loss_kind) * yc.shape[1])
             if loss_kind == "cross_entropy":
                 correct.append((logits.argmax(-1) == yc).sum(1))
-        out[f"{split}_loss"] = (sum(losses) / n).cpu()
+        out[f"{split}_loss"] = sum(losses) / n
         if correct:
-            out[f"{split}_acc"] = (sum(correct).float() / n).cpu()
+            out[f"{split}_acc"] = sum(correct).float() / n
     return out
 
 

@@ -17,3 +17,13 @@ def mean_disagreement(predictions: torch.Tensor) -> torch.Tensor:
     if S < 2:
         raise ValueError("disagreement needs at least two models")
     return disagreement_matrix(predictions).sum(1) / (S - 1)
+
+
+def pair_disagreement(predictions: torch.Tensor) -> torch.Tensor:
+    """[S // 2]: disagreement within the disjoint pairs of models (0, 1), (2, 3), … — independent
+    samples, unlike mean_disagreement, whose values share models and so are correlated."""
+    S = predictions.shape[0]
+    if S < 2:
+        raise ValueError("disagreement needs at least two models")
+    pairs = predictions[: S - S % 2].view(S // 2, 2, -1)
+    return (pairs[:, 0] != pairs[:, 1]).float().mean(-1)

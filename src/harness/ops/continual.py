@@ -154,25 +154,37 @@ def task_accuracy(logits: torch.Tensor, y: torch.Tensor, classes) -> torch.Tenso
 # --- EWC ---------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def empirical_fisher(result: TrainResult, x: torch.Tensor, y: torch.Tensor, per_seed: bool = False) -> dict:
-    """Diagonal empirical Fisher per seed: mean over examples of the squared gradient of the
-    example's cross-entropy at its true label, {name: [S, ...]} like result.params. x is shared
-    [N, ...] or per seed [S, N, ...]; y is shared [N]."""
+def diagonal_fisher(result: TrainResult, x: torch.Tensor, y: torch.Tensor | None = None,
+                    per_seed: bool = False) -> dict:
+    """Diagonal Fisher information per seed, {name: [S, ...]} like result.params; x is shared
+    [N, ...] or per seed [S, N, ...].
+
+    y=None — the Fisher of Kirkpatrick et al.: the expectation of the squared gradient of
+    log p(c | x) under the model's own predictive distribution, E_x Σ_c p(c|x) (∂ log p(c|x))².
+    y given [N] — the empirical Fisher: the squared gradient at the true label only. The two part
+    where the model is confident and right: the empirical one then vanishes with the loss, while
+    the true one still weighs every class the model could say."""
     template = result.template
 
-    def example_loss(p, b, xi, yi):
-        return F.cross_entropy(functional_call(template, (p, b), (xi.unsqueeze(0),)), yi.unsqueeze(0))
+    def weighted_log_prob(p, b, xi, ci, wi):  # √p_c · log p_c(x): its squared gradient is p_c (∂ log p_c)²
+        return -wi.sqrt() * F.cross_entropy(functional_call(template, (p, b), (xi.unsqueeze(0),)), ci.unsqueeze(0))
 
-    per_example = vmap(grad(example_loss), in_dims=(None, None, 0, 0))
-    per_model = vmap(per_example, in_dims=(0, 0, 0 if per_seed else None, None))
+    per_example = vmap(grad(weighted_log_prob), in_dims=(None, None, 0, 0, 0))
+    per_model = vmap(per_example, in_dims=(0, 0, 0 if per_seed else None, None, 0))
     total = {k: torch.zeros_like(v) for k, v in result.params.items()}
-    n = y.shape[-1]
+    n = x.shape[1] if per_seed else x.shape[0]
     for start in range(0, n, FISHER_CHUNK):
         sl = slice(start, start + FISHER_CHUNK)
-        with torch.enable_grad():
-            grads = per_model(result.params, result.buffers, x[:, sl] if per_seed else x[sl], y[sl])
-        for k, g in grads.items():
-            total[k] += (g ** 2).sum(1)
+        xs = x[:, sl] if per_seed else x[sl]
+        probs = result.forward(xs, per_seed=per_seed).softmax(-1)  # [S, n, C]
+        rows = torch.arange(probs.shape[1], device=x.device)
+        terms = ([(y[sl], torch.ones_like(probs[..., 0]))] if y is not None  # (labels [n], weights [S, n])
+                 else [(torch.full_like(rows, c), probs[..., c]) for c in range(probs.shape[-1])])
+        for labels, weights in terms:
+            with torch.enable_grad():
+                grads = per_model(result.params, result.buffers, xs, labels, weights)
+            for k, g in grads.items():
+                total[k] += (g ** 2).sum(1)
     return {k: v / n for k, v in total.items()}
 
 
@@ -200,10 +212,13 @@ class EWC:
 
 class EWCStrategy:
     """After each task: add its Fisher (on up to `fisher_examples` of its training rows) and its
-    weights to the running quadratic."""
+    weights to the running quadratic. fisher="true" is Kirkpatrick et al.'s (the expectation under
+    the model's predictions), "empirical" the squared gradient at the true labels."""
 
-    def __init__(self, strength: float, fisher_examples: int | None = None):
-        self.strength, self.fisher_examples = strength, fisher_examples
+    def __init__(self, strength: float, fisher_examples: int | None = None, fisher: str = "true"):
+        if fisher not in ("true", "empirical"):
+            raise ValueError(f"fisher is 'true' or 'empirical', got {fisher!r}")
+        self.strength, self.fisher_examples, self.fisher = strength, fisher_examples, fisher
         self.precision: dict | None = None
         self.weighted: dict | None = None  # Σ_t F_t θ*_t
 
@@ -216,7 +231,8 @@ class EWCStrategy:
     def learned(self, task: int, result: TrainResult, data: Task) -> None:
         rows = slice(0, self.fisher_examples)  # the task's rows come in no particular class order
         x = data.train.x[:, rows] if data.per_seed else data.train.x[rows]
-        fisher = empirical_fisher(result, x, data.train.y[rows], per_seed=data.per_seed)
+        labels = data.train.y[rows] if self.fisher == "empirical" else None
+        fisher = diagonal_fisher(result, x, labels, per_seed=data.per_seed)
         weighted = {k: f * result.params[k].detach() for k, f in fisher.items()}
         if self.precision is None:
             self.precision, self.weighted = fisher, weighted

@@ -9,10 +9,15 @@ found by power iteration on JᵀJ with jvp/vjp, so no Jacobian is formed).
 
 from __future__ import annotations
 
+import math
+
 import torch
-from torch.func import jvp, vjp
+import torch.nn.functional as F
+from torch.func import jacrev, jvp, vjp
 
 from harness.ops.attacks import Model
+
+MAX_OPERATOR_COLUMNS = 8192  # conv_operator_norm forms the operator's matrix: inputs up to this size
 
 
 def spectral_norm(w: torch.Tensor) -> torch.Tensor:
@@ -23,9 +28,34 @@ def spectral_norm(w: torch.Tensor) -> torch.Tensor:
     return torch.linalg.matrix_norm(w, ord=2)
 
 
+def conv_operator_norm(weight: torch.Tensor, input_shape: tuple[int, int, int], *, stride: int = 1,
+                       padding: int = 0) -> torch.Tensor:
+    """Largest singular value of the linear map x ↦ conv2d(x, weight) on inputs of shape (C, H, W),
+    for one kernel [out, in, k, k] or stacked kernels [S, out, in, k, k] → [] or [S].
+
+    A convolution's operator norm depends on the input size, stride and padding, and is not the
+    norm of its kernel flattened to a matrix (that drops the sliding: each weight acts at every
+    position). The operator's matrix is formed exactly (its Jacobian), which is cheap for inputs up
+    to MAX_OPERATOR_COLUMNS values."""
+    columns = math.prod(input_shape)
+    if columns > MAX_OPERATOR_COLUMNS:
+        raise ValueError(f"conv_operator_norm forms the operator's matrix: input {input_shape} has {columns} values, "
+                         f"more than {MAX_OPERATOR_COLUMNS}; use a smaller input or a power iteration")
+    if weight.dim() == 5:
+        return torch.stack([conv_operator_norm(w, input_shape, stride=stride, padding=padding) for w in weight])
+    x = torch.zeros(input_shape, dtype=weight.dtype, device=weight.device)
+    operator = jacrev(lambda v: F.conv2d(v.unsqueeze(0), weight, stride=stride, padding=padding))(x)
+    return torch.linalg.matrix_norm(operator.reshape(-1, columns), ord=2)
+
+
 def lipschitz_bound(params: dict[str, torch.Tensor], names: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Π of the layers' spectral norms per seed [S], and the per-layer norms (Szegedy's Table 5)."""
-    per_layer = {name: spectral_norm(params[name].flatten(2)) for name in names}
+    """Π of the dense layers' spectral norms per seed [S], and the per-layer norms (Szegedy's Table 5).
+    Convolution kernels are refused: their operator norm needs the input shape (conv_operator_norm)."""
+    convs = [name for name in names if params[name].dim() != 3]
+    if convs:
+        raise ValueError(f"lipschitz_bound takes dense layers [S, out, in]; {convs} are not: for a convolution "
+                         "use conv_operator_norm(weight, input_shape, stride=..., padding=...)")
+    per_layer = {name: spectral_norm(params[name]) for name in names}
     return torch.stack(list(per_layer.values())).prod(0), per_layer
 
 

@@ -42,10 +42,21 @@ def _int_at_least(minimum: int, option: str, kind: str):
     return parse
 
 
+def _threads(text: str) -> str:
+    """An argparse type for --threads: 'auto' or a positive integer."""
+    if text == "auto":
+        return text
+    return str(_int_at_least(1, "--threads", "positive")(text))
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("harness", "deep-learning phenomena harness")
     group.addoption("--device", default="cpu", metavar="{auto,cpu,cuda,cuda:N,mps}",
                     help="device to train on; an absent device is a usage error (default: %(default)s)")
+    group.addoption("--threads", type=_threads, default="auto", metavar="{auto,N}",
+                    help="torch intra-op threads per pytest process; auto: half of this process's share of the "
+                         "usable cores (under xdist the cores are shared among the workers), at least 1 — a "
+                         "shared CPU stalls a team of threads as wide as the machine (default: %(default)s)")
     group.addoption("--tier", default="smoke", choices=("smoke", "full"),
                     help="smoke: minutes on 2 CPU cores; full: paper-closer sizes, more seeds (default: %(default)s)")
     group.addoption("--seeds", type=_int_at_least(1, "--seeds", "positive"), default=None, metavar="N",
@@ -202,7 +213,7 @@ def pytest_sessionfinish(session, exitstatus):
     if s.records:
         from harness.reporting.terminal import markdown_summary
 
-        record = _run_record(config, s)
+        record = s.run_record = _run_record(config, s)
         path = write_run_record(s.results_dir, record)
         summary = markdown_summary(record)
         path.with_suffix(".md").write_text(summary, encoding="utf-8")
@@ -249,3 +260,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(terminal.update_table(s.written, Path(config.rootpath)))
     for path in s.outputs:
         tr.write_line(f"harness: wrote {path}")
+    if s.run_record is not None:
+        tr.write_line(terminal.budget_line(s.run_record))

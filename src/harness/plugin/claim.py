@@ -1,12 +1,16 @@
 """What a benchmark test talks to: the `claim` fixture's object.
 
 A test records its per-seed metrics (with a direction and tolerance each), states the paper's
-claims about them, and times a representative unit. Checks never raise here: the plugin fails the
-test once, after the body returns, with every failing sentence and the baseline comparison.
+claims about them, and times a representative unit. Checks made inside `with claim.guards():`
+are labelled guards: checks of construction or arithmetic (a weight count, an exact sparsity, a
+bound that is a theorem), failing the test like a claim but shown apart from the evidence.
+Checks never raise here: the plugin fails the test once, after the body returns, with every
+failing sentence and the baseline comparison.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -35,6 +39,7 @@ class Claim:
         self.matrices: dict[str, Matrix] = {}
         self.notes: dict = {}
         self.time_s: TimeSummary | None = None
+        self._kind = "claim"  # "guard" inside `with guards()`
 
     # --- recording -------------------------------------------------------------------------
     def record(self, values: dict, specs: dict[str, Metric], config=None, seeds=None) -> None:
@@ -91,6 +96,21 @@ class Claim:
         return self.metrics[metric]
 
     # --- claims ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def guards(self):
+        """Checks made in this block are guards (bookkeeping: construction, arithmetic, theorems),
+        not evidence for the phenomenon; they fail a test the same way and are labelled apart."""
+        self._kind = "guard"
+        try:
+            yield self
+        finally:
+            self._kind = "claim"
+
+    def _add(self, verdict: Verdict) -> Verdict:
+        verdict = dataclasses.replace(verdict, kind=self._kind)
+        self.verdicts.append(verdict)
+        return verdict
+
     @property
     def strict(self) -> bool:
         """In the full tier thresholds must hold on the one-sided 95% bound, not only the mean."""
@@ -105,8 +125,7 @@ class Claim:
                               f"{'is' if len(broken) == 1 else 'are'} not finite (failed above)", metrics[0])
         else:
             verdict = judge()
-        self.verdicts.append(verdict)
-        return verdict
+        return self._add(verdict)
 
     def _threshold(self, metric, op, bound):
         return self._judge((metric,), lambda: verdicts.threshold(
@@ -133,14 +152,19 @@ class Claim:
             self.where, metric_a, self.values(metric_a).tolist(), metric_b, self.values(metric_b).tolist(),
             margin, paired=paired))
 
+    def greater_samples(self, name_a: str, a, name_b: str, b, margin: float = 0.0) -> Verdict:
+        """mean(a) − mean(b) > margin (Welch) for independent samples that are not per-seed metrics,
+        e.g. one value per disjoint pair of seeds."""
+        return self._add(verdicts.difference(self.where, name_a, [float(v) for v in a], name_b,
+                                             [float(v) for v in b], margin, paired=False))
+
     def check(self, name: str, passed: bool, observed: str, expected: str) -> Verdict:
-        verdict = verdicts.custom(self.where, name, passed, observed, expected)
-        self.verdicts.append(verdict)
-        return verdict
+        return self._add(verdicts.custom(self.where, name, passed, observed, expected))
 
     # --- outcome ---------------------------------------------------------------------------
     def claim_verdicts(self) -> list[Verdict]:
-        return [v for v in self.verdicts if v.kind == "claim"]
+        """The checks a test states (claims and guards), not its baseline comparison."""
+        return [v for v in self.verdicts if v.kind in ("claim", "guard")]
 
     def failures(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.passed is False]

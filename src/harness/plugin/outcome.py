@@ -59,7 +59,8 @@ def record_of(item, s, claim: Claim, extra_verdicts: list[Verdict]) -> TestRecor
                  for name, values in claim.metrics.items()},
         verdicts=claim.verdicts + extra_verdicts,
         recorded=Recorded(commit=s.git.commit, dirty=s.git.dirty, date=utc_now()[:10], torch=s.env["torch"],
-                          python=s.env["python"], device=devices.describe_short(s.device), tier=s.tier),
+                          python=s.env["python"], device=devices.describe_short(s.device), tier=s.tier,
+                          numerics=s.env.get("numerics")),
         time_s=claim.time_s, baseline_time_s=(entry.get("time_s") or {}).get("median"),
         curves=claim.curves, matrices=claim.matrices, notes=claim.notes,
     )

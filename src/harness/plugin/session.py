@@ -16,7 +16,7 @@ import torch
 from harness import devices
 from harness.results import baselines
 from harness.results.runs import git_state
-from harness.results.schema import TIER_SEEDS, GitState, TestRecord
+from harness.results.schema import TIER_SEEDS, GitState, RunRecord, TestRecord
 
 SESSION = pytest.StashKey["HarnessSession"]()
 RECORD_KEY = "harness"  # the user property that carries a test's record to the controller
@@ -46,6 +46,7 @@ class HarnessSession:
     terminal: object = None  # pytest's terminal reporter, once the session starts
     remove_fault: object = None  # undoes --plant-fault at the end of the session
     durations: dict = dataclasses.field(default_factory=dict)  # nodeid -> setup + call + teardown seconds
+    run_record: RunRecord | None = None  # written at the session's end (controller only)
 
     @property
     def seeds(self) -> list[int]:
@@ -78,10 +79,13 @@ class HarnessSession:
 def from_options(config) -> HarnessSession:
     """The session for these options; pytest.UsageError (exit 4) with a sentence for a bad one."""
     opt = config.option
+    worker, workers = xdist_worker()
+    torch.set_num_threads(devices.thread_count(opt.threads, devices.usable_cores(), workers))
     try:
-        device = devices.resolve_device(opt.device)
+        device = devices.resolve_device(opt.device, worker)
     except devices.DeviceUnavailable as err:
         raise pytest.UsageError(str(err)) from err
+    devices.set_numerics(device)
     if opt.update_baselines and os.environ.get("CI"):
         raise pytest.UsageError("--update-baselines never runs in CI (CI is set): record baselines on a "
                                 "developer machine and review them like code")
@@ -99,13 +103,22 @@ def from_options(config) -> HarnessSession:
         device=device, device_class=devices.device_class(device), tier=opt.tier,
         n_seeds=opt.seeds or TIER_SEEDS[opt.tier], seed_offset=opt.seed_offset, baselines_dir=root / opt.baselines_dir,
         results_dir=_writable_dir(root / opt.results_dir, "--results-dir"), update=opt.update_baselines,
-        require=opt.require_baselines, git=git_state(root), env=devices.describe(device),
+        require=opt.require_baselines, git=git_state(root),
+        env={**devices.describe(device), "thread_policy": opt.threads},
         shard=opt.shard, plots=opt.plots, progress=_wants_progress(config))
     try:  # every baseline file of this class, read now: a broken one stops the run before any training
         session.stored = baselines.load_all(session.baselines_dir, session.device_class)
     except baselines.BaselineError as err:
         raise pytest.UsageError(str(err)) from err
     return session
+
+
+def xdist_worker() -> tuple[int | None, int]:
+    """(this pytest-xdist worker's index, the number of workers), or (None, 1) outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not name.startswith("gw"):
+        return None, 1
+    return int(name[2:]), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
 
 def _matplotlib_installed() -> bool:

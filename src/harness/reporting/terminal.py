@@ -12,6 +12,8 @@ from harness.results.schema import RunRecord, TestRecord, Verdict
 from harness.stats import fmt
 
 SLOW_RATIO = 1.5  # time ratio to the baseline past which the table warns (never fails: shared machines)
+# Wall-time budgets on a quiet 2-core CPU: (whole tier, one file), seconds. Reported, never asserted.
+BUDGETS = {"smoke": (120.0, 10.0)}
 HEADERS = ["phenomenon", "metric", "value (mean ± 95% CI)", "claim", "baseline", "verdict", "time"]
 
 
@@ -21,7 +23,7 @@ def table_rows(tests: list[TestRecord]) -> list[list[str]]:
         time_cell = _time_cell(test)
         for name, m in test.metrics.items():
             mine = [v for v in test.verdicts if v.metric == name]
-            claim = "; ".join(f"{v.name} {_label(v)}" for v in mine if v.kind == "claim") or "—"
+            claim = "; ".join(_check_cell(v) for v in mine if v.kind in ("claim", "guard")) or "—"
             base = [v for v in mine if v.kind == "baseline"]
             baseline = (f"{fmt(m.baseline_mean)} {_label(base[0])}" if base and m.baseline_mean is not None
                         else "none" if not base else _label(base[0]))
@@ -30,8 +32,13 @@ def table_rows(tests: list[TestRecord]) -> list[list[str]]:
             time_cell = ""
         for v in test.verdicts:
             if v.metric is None or v.metric not in test.metrics:
-                rows.append([test.where, v.metric or "—", "", f"{v.name} {_label(v)}", "", _overall([v]), ""])
+                rows.append([test.where, v.metric or "—", "", _check_cell(v), "", _overall([v]), ""])
     return rows
+
+
+def _check_cell(v: Verdict) -> str:
+    """'≥ 0.9 ok', or 'guard: = 2n+d ok' for a check of construction rather than evidence."""
+    return f"{'guard: ' if v.kind == 'guard' else ''}{v.name} {_label(v)}"
 
 
 def _label(v: Verdict) -> str:
@@ -73,6 +80,28 @@ def slow_tests(tests: list[TestRecord]) -> list[str]:
     return out
 
 
+def budget_line(record: RunRecord) -> str:
+    """'harness: 32 files in 118 s (smoke budget 120 s, 10 s a file; 1 over): slowest a.py 21.9 s, …'.
+
+    Sums each benchmark file's tests (setup, call and teardown), so it is the time the phenomena
+    took, without pytest's start-up; a report of where the time went, never a verdict."""
+    ran = {t.nodeid for t in record.tests}
+    per_file: dict[str, float] = {}
+    for nodeid, seconds in record.durations.items():
+        if nodeid in ran:
+            per_file[nodeid.split("::")[0]] = per_file.get(nodeid.split("::")[0], 0.0) + seconds
+    slowest = sorted(per_file.items(), key=lambda item: -item[1])[:3]
+    total = sum(per_file.values())
+    budget = BUDGETS.get(record.tier)
+    against = ""
+    if budget:
+        over = sum(seconds > budget[1] for seconds in per_file.values())
+        against = (f" ({record.tier} budget {budget[0]:.0f} s, {budget[1]:.0f} s a file on a quiet 2-core CPU; "
+                   f"{over} file{'' if over == 1 else 's'} over)")
+    return (f"harness: {len(per_file)} file{'' if len(per_file) == 1 else 's'} in {total:.0f} s{against}: slowest "
+            + ", ".join(f"{name.removeprefix('benchmarks/')} {seconds:.1f} s" for name, seconds in slowest))
+
+
 def failures(tests: list[TestRecord]) -> list[str]:
     return [v.sentence for t in tests for v in t.verdicts if v.passed is False]
 
@@ -99,6 +128,8 @@ def markdown_summary(record: RunRecord) -> str:
     slow = slow_tests(tests)
     if slow:
         lines += ["", "### Slower than baseline (not a failure)", ""] + [f"- {s}" for s in slow]
+    if tests:
+        lines += ["", "### Time", "", budget_line(record).removeprefix("harness: ")]
     return "\n".join(lines) + "\n"
 
 

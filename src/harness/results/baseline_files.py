@@ -157,6 +157,21 @@ def _line_of(node, keys: tuple) -> int:
     return line
 
 
+def remove_entries(path: Path, device_class: str, keys) -> None:
+    """Drop these entries from the file, as safely as write_entries writes (locked, validated, atomic)."""
+    path = Path(path)
+    with _locked(path):
+        entries = {key: entry for key, entry in load(path, device_class).items() if key not in set(keys)}
+        _write(path, device_class, entries)
+
+
+def _write(path: Path, device_class: str, entries: dict) -> None:
+    doc = {"schema": SCHEMA, "device_class": device_class, "entries": dict(sorted(entries.items()))}
+    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200, allow_unicode=True)
+    _parse(text, path, device_class)  # what is about to be written must read back
+    _replace(path, text)
+
+
 def write_entries(path: Path, device_class: str, updates: dict) -> dict:
     """Merge {key: entry} into the file atomically; return {key: previous entry or None}.
 
@@ -173,10 +188,7 @@ def write_entries(path: Path, device_class: str, updates: dict) -> dict:
         for key, entry in updates.items():
             kept_time = (before[key] or {}).get("time_s")
             entries[key] = {**entry, "time_s": kept_time} if "time_s" not in entry and kept_time else entry
-        doc = {"schema": SCHEMA, "device_class": device_class, "entries": dict(sorted(entries.items()))}
-        text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200, allow_unicode=True)
-        _parse(text, path, device_class)  # what is about to be written must read back
-        _replace(path, text)
+        _write(path, device_class, entries)
     return before
 
 

@@ -17,6 +17,7 @@ from harness.results.baseline_files import (  # noqa: F401 — re-exported: the 
     group_path,
     load,
     load_all,
+    remove_entries,
     write_entries,
 )
 from harness.results.schema import Metric, TestRecord, Verdict

@@ -41,7 +41,7 @@ class Metric:
 class Verdict:
     """Outcome of one check. passed=None means the check did not run (the sentence says why)."""
 
-    kind: str  # "claim" or "baseline"
+    kind: str  # "claim" (evidence for the phenomenon), "guard" (construction, arithmetic) or "baseline"
     name: str
     passed: bool | None
     sentence: str
@@ -107,6 +107,7 @@ class Recorded:
     python: str
     device: str
     tier: str
+    numerics: str | None = None  # float32 precision and determinism (devices.numerics); None before it was stored
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""Each of these benchmarks' claims fails when its phenomenon is taken away.
+
+A claim that also passes without the effect it names is bookkeeping, not evidence. Here the
+review's worst cases run in a small setting with the ingredient removed — an untrained net (A5),
+regularizers that do nothing (M4), a step function trained by plain backpropagation (G4), EWC
+switched off (F2) — and the benchmark's own `judge` must fail on the claim that names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+from harness import Metric
+from harness.data import load_dataset
+from harness.plugin.claim import Claim
+from harness.train import TrainConfig, TrainData, init_params, train
+from harness.trained_models import RECIPES
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SEEDS = [0, 1, 2, 3, 4]  # enough seeds for the paired and Welch tests to run
+
+
+def benchmark(relative: str):
+    """The benchmark file as a module (benchmarks are test files, not an importable package)."""
+    path = BENCHMARKS / relative
+    name = f"_control_{path.parent.name}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def judged(values: dict, judge, *args) -> Claim:
+    claim = Claim("control", "smoke", SEEDS)
+    claim.record(values, {name: Metric("target", 0.0) for name in values})
+    judge(claim, *args)
+    return claim
+
+
+def failed(claim: Claim) -> set[str]:
+    """Names of the failing checks: the metric, or the comparison's name."""
+    return {v.metric or v.name for v in claim.failures()}
+
+
+def test_lipschitz_claims_fail_on_an_untrained_net(monkeypatch):
+    a5 = benchmark("adversarial/test_lipschitz.py")
+
+    def untrained(recipe, device, seeds):  # the "trained" net is its own initialisation
+        one_epoch = dataclasses.replace(RECIPES[recipe].config, epochs=1)
+        shaped = train(RECIPES[recipe].factory, TrainData.of(load_dataset("digits", device)), seeds, one_epoch, device)
+        return dataclasses.replace(shaped, params=init_params(RECIPES[recipe].factory, seeds, device))
+
+    monkeypatch.setattr(a5, "trained", untrained)
+    result = a5.run("digits-mlp", a5.Config(power_iters=20), "cpu", SEEDS)
+    claim = judged(result["values"], a5.judge, "mlp")
+    assert {"gain_trained_over_untrained", "bound_over_gain"} <= failed(claim)
+    assert "anisotropy − anisotropy_untrained > 0.200" in failed(claim)
+
+
+def test_regularization_claims_fail_when_the_regularizers_do_nothing():
+    m4 = benchmark("memorization/test_regularization.py")
+    no_op = {name: (kind, 0.0, 0.0) for name, (kind, _, _) in m4.VARIANTS.items()}
+    cfg = m4.Config(epochs={"cnn": 2, "mlp": 2}, n_train=500, variants=no_op, fitted_train_acc=None)
+    claim = judged(m4.run(cfg, "cpu", SEEDS), m4.judge, cfg)
+    assert {f"{name}_norm_ratio" for name in m4.REGULARIZED} <= failed(claim)
+
+
+def test_flat_activation_claims_fail_when_forward_only_is_plain_backpropagation():
+    g4 = benchmark("gradient_failures/test_flat_activations.py")
+    backprop = dict(g4.VARIANTS, forward_only=g4.VARIANTS["exact_floor"])
+    claim = judged(g4.run(g4.Config(steps=100, n_test=1000), "cpu", SEEDS, variants=backprop), g4.judge)
+    assert {"forward_only_over_mlp", "forward_only_over_smooth"} <= failed(claim)
+
+
+def test_ewc_class_incremental_claim_fails_with_ewc_switched_off():
+    f2 = benchmark("forgetting/test_mitigation.py")
+    short = TrainConfig(epochs=2, batch_size=32, lr=1e-3, eval_every=2)
+    cfg = dataclasses.replace(f2.TIERS["smoke"], split=short, ewc_strength=0.0, fisher_examples=64)
+    result = f2.run(cfg, "cpu", SEEDS, names=("split_plain", "split_ewc"))
+    values = {f"{name}_{metric}": result[name][metric] for name in result for metric in ("avg_acc", "avg_acc_task_il")}
+    claim = judged(values, f2.judge_ewc_class_incremental)
+    assert failed(claim) == {"split_ewc_avg_acc_task_il − split_plain_avg_acc_task_il > 0.150"}
