@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 
 import pytest
 import yaml
@@ -350,8 +351,9 @@ def test_xdist_update_keeps_every_entry(toy):
         f"@pytest.mark.parametrize('i', [{params}], ids=lambda i: f'i={{i}}')\n"
         "def test_many(claim, i):\n    claim.record({'x': [i, i, i]}, {'x': Metric('target', 0.0)})\n"
         "    claim.at_least('x', 0)\n")
-    result = toy.runpytest_subprocess("bench/test_many.py", "-n", "2", "--update-baselines", "-p", "xdist")
+    result = toy.runpytest_subprocess("bench/test_many.py", "-n", "2", "--update-baselines", "-p", "xdist", "-v")
     result.assert_outcomes(passed=8)
+    assert len(set(re.findall(r"\[(gw\d)\]", result.stdout.str()))) == 1  # one file: one worker (--dist loadfile)
     entries = yaml.safe_load(baseline_file(toy).read_text())["entries"]
     assert sorted(entries) == sorted(f"test_many.py::test_many[i={i}-smoke]" for i in range(8))
     # a second, partial update leaves the other entries alone

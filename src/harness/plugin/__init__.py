@@ -97,6 +97,7 @@ def pytest_configure(config):
                                        "(-n), which shares the cores")
     if config.option.help or config.option.version:
         return
+    _whole_files_per_worker(config)
     session = from_options(config)
     if config.option.plant_fault:
         if config.option.update_baselines:
@@ -109,6 +110,16 @@ def pytest_configure(config):
     torch.set_flush_denormal(True)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "harness-session")
+
+
+def _whole_files_per_worker(config) -> None:
+    """Under xdist, send each test file to one worker (--dist loadfile) unless --dist was chosen:
+    a file's tests share trained models, which per-test scheduling trains once per worker.
+    Measured on the 2-core CPU (gradient_failures, compression, adversarial): serial 147 s,
+    -n 2 per test 112 s, -n 2 per file 93 s."""
+    chose = any(arg == "--dist" or arg.startswith("--dist=") for arg in config.invocation_params.args)
+    if getattr(config.option, "dist", None) == "load" and not chose:
+        config.option.dist = "loadfile"
 
 
 def pytest_unconfigure(config):
