@@ -80,9 +80,10 @@ def thread_count(spec: str, cores: int, workers: int = 1) -> int:
     worker's share of the cores, at least 1 (1 on a 2-core machine, 4 for one of two workers on 16).
 
     Why half: torch's intra-op threads split every op and wait for the slowest; when another
-    process takes a core, the whole team waits on a descheduled thread. Measured on the 2-core CPU
-    (two smoke files): 2 threads 26 s quiet and 83 s beside one busy process; 1 thread 30 s and
-    35 s. Half the share keeps a core free for neighbours and loses ~15% on an idle machine."""
+    process takes a core, the whole team waits on a descheduled thread. Measured on the 2-core CPU:
+    the smoke tier with 1 thread took 423 s quiet and 429 s beside a busy loop (1.01×), with 2
+    threads it had taken 4.4× its quiet time beside one; quiet, 2 threads are faster (two files:
+    38 s against 53 s). `--threads N` is the choice for a machine nobody shares."""
     if spec != "auto":
         return int(spec)
     return max(1, cores // max(1, workers) // 2)

@@ -37,7 +37,7 @@ def table_rows(tests: list[TestRecord]) -> list[list[str]]:
 
 
 def _check_cell(v: Verdict) -> str:
-    """'≥ 0.9 ok', or 'guard: = 2n+d ok' for a check of construction rather than evidence."""
+    """'>= 0.900 ok', or 'guard: each in [7.000, 7.000] ok' for a check of construction, not evidence."""
     return f"{'guard: ' if v.kind == 'guard' else ''}{v.name} {_label(v)}"
 
 
