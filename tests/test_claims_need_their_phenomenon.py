@@ -9,13 +9,12 @@ switched off (F2) — and the benchmark's own `judge` must fail on the claim tha
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 
 from harness import Metric
 from harness.data import load_dataset
 from harness.plugin.claim import Claim
+from harness.reporting.catalogue import load_benchmark
 from harness.train import TrainConfig, TrainData, init_params, train
 from harness.trained_models import RECIPES
 
@@ -24,14 +23,7 @@ SEEDS = [0, 1, 2, 3, 4]  # enough seeds for the paired and Welch tests to run
 
 
 def benchmark(relative: str):
-    """The benchmark file as a module (benchmarks are test files, not an importable package)."""
-    path = BENCHMARKS / relative
-    name = f"_control_{path.parent.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(BENCHMARKS / relative)
 
 
 def judged(values: dict, judge, *args) -> Claim:

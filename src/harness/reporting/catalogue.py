@@ -57,7 +57,7 @@ def phenomena(benchmarks: Path, root: Path) -> list[Phenomenon]:
     """Every benchmarks/<group>/test_*.py, in folder order."""
     found = []
     for path in sorted(Path(benchmarks).glob("*/test_*.py")):
-        module = _load(path)
+        module = load_benchmark(path)
         doc = (module.__doc__ or "").strip()
         if not doc:
             raise ValueError(f"{path}: a benchmark opens with a docstring stating its claim and source")
@@ -68,7 +68,8 @@ def phenomena(benchmarks: Path, root: Path) -> list[Phenomenon]:
     return found
 
 
-def _load(path: Path):
+def load_benchmark(path: Path):
+    """A benchmark file as a module (benchmarks are test files, not an importable package)."""
     name = f"_harness_catalogue_{path.parent.name}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
