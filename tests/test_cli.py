@@ -121,3 +121,22 @@ def test_orphans_lists_entries_without_a_test_and_deletes_them_when_asked(tmp_pa
     assert cli.main(["baselines", "orphans", "--delete"]) == 0
     assert list(baselines.load(path, "cpu")) == ["test_a.py::test_kept[smoke]"]
     assert cli.main(["baselines", "orphans"]) == 0
+
+
+def test_version_and_bare_commands(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"harness {version('harness')}"
+    assert cli.main(["baselines"]) == 2
+    assert "usage: harness baselines" in capsys.readouterr().out
+    assert cli.main(["data"]) == 2
+    assert "fetch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ratio", ["1", "0.5", "-2", "nan", "fast"])
+def test_time_ratio_must_be_a_slowdown(tmp_path, capsys, ratio):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["compare", "a.json", "b.json", "--time-ratio", ratio])
+    assert exit_.value.code == 2 and "--time-ratio must be a number above 1" in capsys.readouterr().err

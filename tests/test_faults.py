@@ -85,7 +85,6 @@ def test_harness_faults_reports_who_catches_each_fault(pytester, monkeypatch, ca
     from harness import cli
 
     monkeypatch.delenv("CI", raising=False)
-    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
     (pytester.path / "benchmarks" / "memorization").mkdir(parents=True)
     (pytester.path / "benchmarks" / "memorization" / "test_tiny.py").write_text(TOY)
     pytester.runpytest_subprocess("benchmarks", "--update-baselines", "-p", "no:cacheprovider") \

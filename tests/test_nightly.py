@@ -69,7 +69,7 @@ def test_nightly_goes_red_on_a_planted_regression(tmp_path):
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     result, out = nightly(tmp_path, HARNESS_BASELINES=str(store))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "weights" in (out / "report" / "report.md").read_text().split("### Failures", 1)[1]
+    assert "weights" in (out / "report" / "report.md").read_text().split("### What broke", 1)[1].split("### By group")[0]
 
 
 def test_nightly_fails_when_nothing_ran(tmp_path):

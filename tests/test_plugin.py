@@ -37,7 +37,6 @@ def toy(pytester, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.delenv("TOY_SHIFT", raising=False)
-    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
     pytester.mkdir("bench")
     pytester.path.joinpath("bench", "test_toy.py").write_text(TOY)
@@ -120,7 +119,7 @@ def test_planted_regression_fails_with_its_sentence(toy, monkeypatch):
 def test_an_interrupted_update_writes_no_baseline(toy):
     toy.path.joinpath("bench", "test_zstop.py").write_text(
         "import pytest\npytestmark = pytest.mark.memorization\n"
-        "def test_zstop():\n    raise KeyboardInterrupt\n")
+        "def test_zstop(claim):\n    raise KeyboardInterrupt\n")
     result = toy.runpytest_subprocess("bench/test_toy.py::test_toy", "bench/test_zstop.py", "--update-baselines")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*baselines not updated: the session was interrupted*"])
@@ -259,7 +258,7 @@ def test_unwritable_results_dir_is_a_usage_error(toy):
     blocker.write_text("a file, not a directory")
     result = toy.runpytest("bench", "--results-dir", "blocker/runs")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*--results-dir*is not a writable directory*"])
+    result.stderr.fnmatch_lines(["*--results-dir*cannot hold the run records*blocker is not a directory*"])
 
 
 def test_update_refused_in_ci(toy, monkeypatch):
@@ -327,7 +326,74 @@ def test_missing_group_marker_is_reported(toy):
                        "{'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n", header="from harness import Metric\n")
     result = toy.runpytest(path)
     assert result.ret != 0
-    assert "needs a group: put its file under benchmarks/<group>/" in result.stdout.str() + result.stderr.str()
+    out = result.stdout.str() + result.stderr.str()
+    assert "needs a group: put its file under benchmarks/<group>/" in out and "harness_groups" in out
+
+
+PLAIN = """
+import torch
+
+def test_denormals_survive():
+    assert torch.tensor(1e-40) * 1.0 != 0  # a denormal float32, flushed to zero under the harness numerics
+
+def test_threads_and_precision_untouched():
+    assert torch.get_num_threads() == {threads}
+    assert torch.backends.cudnn.conv.fp32_precision == "{conv}"
+"""
+
+
+def test_plain_tests_see_torch_as_without_the_plugin(toy):
+    """The plugin's numerics apply around harness tests only, and a session without one writes nothing."""
+    import torch
+
+    toy.path.joinpath("bench", "test_plain.py").write_text(
+        PLAIN.format(threads=torch.get_num_threads(), conv=torch.backends.cudnn.conv.fp32_precision))
+    toy.runpytest("bench/test_plain.py", "--threads", "1").assert_outcomes(passed=2)
+    assert not (toy.path / ".harness").exists()
+    # beside harness tests (which get 1 thread and flushed denormals) they still pass
+    toy.runpytest("bench/test_plain.py::test_denormals_survive", "bench/test_toy.py::test_toy",
+                  "bench/test_plain.py::test_threads_and_precision_untouched", "--threads", "1").assert_outcomes(passed=3)
+    toy.runpytest("bench/test_toy.py::test_toy", "bench/test_plain.py", "--threads", "1").assert_outcomes(passed=3)
+
+
+def test_no_harness_turns_the_plugin_off(toy):
+    result = toy.runpytest("bench/test_toy.py::test_toy", "-p", "no:harness")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'claim' not found*"])
+
+
+def test_groups_declared_in_the_ini(toy):
+    toy.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n"
+                "harness_groups =\n    mymodel: my model's claims\n")
+    path = write_bench(toy, "test_mine", "def test_mine(claim):\n    claim.record({'x': [1, 1, 1]}, "
+                       "{'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n",
+                       header="import pytest\nfrom harness import Metric\npytestmark = pytest.mark.mymodel\n")
+    toy.runpytest(path, "--update-baselines").assert_outcomes(passed=1)
+    assert (toy.path / "baselines" / "cpu" / "mymodel.yaml").exists()
+    # the suite's own groups are no longer declared there: a test marked with one has no group
+    result = toy.runpytest("bench/test_toy.py::test_toy")
+    assert result.ret != 0
+    assert "harness_groups" in result.stdout.str() and "declared: mymodel" in result.stdout.str()
+
+
+def test_a_malformed_group_line_names_the_option(toy):
+    toy.makeini("[pytest]\nharness_groups =\n    my model: spaces are no identifier\n")
+    result = toy.runpytest("bench/test_toy.py::test_toy")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*harness_groups*does not start with a group name*"])
+
+
+def test_any_folder_under_benchmarks_is_a_group(toy):
+    folder = toy.path / "benchmarks" / "my_optimizer"
+    folder.mkdir(parents=True)
+    folder.joinpath("test_opt.py").write_text(
+        "from harness import Metric\n"
+        "def test_opt(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
+        "    claim.at_most('x', 2)\n")
+    result = toy.runpytest("benchmarks", "-m", "my_optimizer", "--update-baselines")
+    result.assert_outcomes(passed=1)
+    assert newest_record(toy)["tests"][0]["where"] == "my_optimizer/opt::opt"
+    assert (toy.path / "baselines" / "cpu" / "my_optimizer.yaml").exists()
 
 
 def test_the_folder_names_the_group_and_its_marker_selects(toy):

@@ -1,6 +1,7 @@
 """`harness report` (Markdown, HTML, PNGs, trends, github-action-benchmark JSON) and `harness
 compare` and `baselines update --from` on folders of shard records."""
 
+import dataclasses
 import json
 
 import pytest
@@ -8,9 +9,9 @@ import yaml
 from fake_records import phenomenon_record, run_record, write
 
 from harness import cli
-from harness.reporting import site
+from harness.reporting import site, terminal
 from harness.results.runs import load_run_record
-from harness.results.schema import Curve, Matrix
+from harness.results.schema import Curve, Matrix, Verdict
 
 pytest.importorskip("matplotlib")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -48,6 +49,8 @@ def test_report_merges_shards_and_draws_curves_matrices_and_trends(tmp_path, cap
     assert images == sorted([
         "plots/cpu-smoke/memorization_curve_curve--acc_by_epoch.png",
         "plots/cpu-smoke/memorization_curve_curve--accuracy_matrix.png",
+        "plots/cpu-smoke/memorization_curve_curve--metrics.png",
+        "plots/cpu-smoke/memorization_loss_loss--metrics.png",
         "plots/cpu-smoke/trends/memorization_curve_curve.png",
         "plots/cpu-smoke/trends/memorization_loss_loss.png",
         "plots/cpu-smoke/trends/time--memorization.png",
@@ -95,7 +98,8 @@ def test_curves_share_a_figure_only_when_they_name_it(tmp_path):
                              curves={"pruned": pruned, "tuned": tuned, "drop": alone})
     site.write_report([run_record([test])], tmp_path / "out")
     drawn = sorted(p.name for p in (tmp_path / "out" / "plots" / "cpu-smoke").glob("*.png"))
-    assert drawn == ["memorization_a_a--acc_vs_sparsity.png", "memorization_a_a--drop.png"]
+    assert drawn == ["memorization_a_a--acc_vs_sparsity.png", "memorization_a_a--drop.png",
+                     "memorization_a_a--metrics.png"]
 
 
 @pytest.mark.parametrize(("values", "shape"), [
@@ -150,3 +154,60 @@ def test_a_report_into_a_used_folder_removes_only_what_reports_wrote(tmp_path):
     site.write_report([run_record([phenomenon_record("b/test_a.py::test_a", [0.9] * 3)])], out)
     assert not old_figure.exists()  # no longer drawn: removed
     assert mine.read_text() == "kept"  # not written by a report: left alone
+
+
+def test_report_of_a_results_folder_after_plots(tmp_path, capsys):
+    """`pytest --plots` writes a report folder beside the record, holding a merged copy of it;
+    `harness report .harness/runs` must read the run once, not as two shards of one run."""
+    runs_dir = tmp_path / "runs"
+    record = run_record([phenomenon_record("b/test_curve.py::test_curve", [0.9, 0.91, 0.92])])
+    path = write(runs_dir, "20261130T000000Z-abc-cpu.json", record)
+    site.write_report([load_run_record(path)], path.with_suffix(""))
+    assert cli.main(["report", str(runs_dir), "--out", str(tmp_path / "out")]) == 0
+    assert "1 run record(s)" in capsys.readouterr().out
+    # the report folder, named itself, is still readable (a kept CI artifact)
+    assert cli.main(["report", str(path.with_suffix("")), "--out", str(tmp_path / "out2")]) == 0
+
+
+def regressed_run():
+    """Two phenomena; the second regressed against its baseline (its verdict carries the band)."""
+    kept = phenomenon_record("b/test_kept.py::test_kept", [0.9, 0.91, 0.92])
+    lost = phenomenon_record("b/test_lost.py::test_lost", [0.6, 0.61, 0.62], outcome="failed",
+                             curves={"one_point": Curve(x=[3], y=[[0.5]], xlabel="k", ylabel="snr", figure="one_point")})
+    sentence = "memorization/lost::lost acc fell from 0.910 to 0.610, mean tolerance 0.030"
+    lost = dataclasses.replace(lost, verdicts=[Verdict("baseline", "acc", False, sentence, "acc", [0.88, None])],
+                               about="L0 — a lost phenomenon (A. Author 2026)")
+    return run_record([kept, lost]), sentence
+
+
+def test_what_broke_comes_first_with_its_sentence_and_figure(tmp_path):
+    record, sentence = regressed_run()
+    page = site.write_report([record], tmp_path / "out")
+    html = page.read_text()
+    assert html.index("What broke (1)") < html.index("By group") < html.index("Phenomena")
+    assert sentence in html and "href='#t-memorization_lost_lost'" in html and "id='t-memorization_lost_lost'" in html
+    assert "plots/cpu-smoke/memorization_lost_lost--failed.png" in html.split("By group")[0]
+    assert "L0 — a lost phenomenon (A. Author 2026)" in html
+    # a single point is no curve: it is not drawn
+    assert not list((tmp_path / "out" / "plots").rglob("*one_point*"))
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert markdown.index("### What broke") < markdown.index("### By group") < markdown.index("### Every check")
+    assert sentence in markdown.split("### By group")[0]
+
+
+def test_nothing_broke_says_so(tmp_path):
+    page = site.write_report([run_record([phenomenon_record("b/test_a.py::test_a", [0.9] * 3)])], tmp_path / "out")
+    assert "Nothing broke" in page.read_text() and "What broke" not in page.read_text()
+
+
+def test_group_rows_count_outcomes_warnings_and_time():
+    record, _ = regressed_run()
+    assert terminal.group_rows(record) == [["memorization", "2", "1", "1", "0", "0", "4 s"]]
+
+
+def test_the_job_summary_fits_githubs_limit():
+    record = run_record([phenomenon_record(f"b/test_{i:03d}.py::test_{i:03d}", [0.9] * 3) for i in range(300)])
+    whole = terminal.markdown_summary(record)
+    cut = terminal.markdown_summary(record, limit=len(whole.encode()) // 3)
+    assert len(cut.encode()) <= len(whole.encode()) // 3
+    assert "more rows left out to fit GitHub's job-summary limit" in cut and "### By group" in cut

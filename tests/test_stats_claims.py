@@ -144,3 +144,14 @@ def test_greater_samples_compares_independent_samples():
     assert claim.greater_samples("narrow", [0.36, 0.37, 0.35, 0.36, 0.38], "wide", wide, 0.05).passed
     assert not claim.greater_samples("narrow", [0.26, 0.27, 0.25, 0.26, 0.28], "wide", wide, 0.05).passed
     assert "Welch" in claim.verdicts[0].sentence
+
+
+def test_verdict_bounds_are_plain_floats_for_json():
+    import json
+
+    import numpy as np
+
+    from harness.results.schema import Verdict
+
+    verdict = Verdict("claim", "each in", True, "s", "m", [np.float32(0.5), None])
+    assert json.dumps(verdict.bounds) == "[0.5, null]"

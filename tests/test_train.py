@@ -1,7 +1,10 @@
 """The batched trainer computes what the per-seed loop computes, and honours its config."""
 
+import functools
+
 import pytest
 import torch
+from torch import nn
 
 from harness.data import load_dataset, noisy_labels
 from harness.models import ResidualCNN, cnn2d, mlp
@@ -17,7 +20,9 @@ def digits():
     TrainConfig(epochs=3, batch_size=64, optimizer="adam", lr=1e-3),
     TrainConfig(epochs=3, batch_size=None, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-3,
                 lr_schedule="linear"),
-], ids=["adam-minibatch", "sgd-momentum-fullbatch-linear"])
+    TrainConfig(epochs=3, batch_size=64, optimizer=functools.partial(torch.optim.RMSprop, alpha=0.9), lr=1e-3),
+    TrainConfig(epochs=2, batch_size=64, optimizer=torch.optim.Adagrad, lr=1e-2, lr_schedule="linear"),
+], ids=["adam-minibatch", "sgd-momentum-fullbatch-linear", "own-optimizer-partial", "own-optimizer-class"])
 def test_batched_equals_sequential(digits, cfg):
     labels = torch.stack([noisy_labels(digits.y, 0.5, 10, s)[0] for s in (3, 5, 8)])
     data = TrainData.of(digits, y=labels)
@@ -234,3 +239,82 @@ def test_the_training_loop_never_waits_on_the_device(digits, monkeypatch):
         train(lambda: mlp([64, 8, 10]), TrainData.of(digits), [0, 1], TrainConfig(epochs=epochs, batch_size=256), "cpu")
         return reads["n"]
     assert host_reads(2) == host_reads(6)
+
+
+def test_own_optimizer_options_go_to_the_optimizer():
+    with pytest.raises(ValueError, match="pass them to your own optimizer as its options"):
+        TrainConfig(epochs=1, optimizer=torch.optim.RMSprop, weight_decay=1e-4)
+    with pytest.raises(TypeError, match="a callable .params, lr=.... returning a torch.optim.Optimizer"):
+        TrainConfig(epochs=1, optimizer=3)
+
+
+def test_a_factory_that_returns_no_optimizer_is_named(digits):
+    cfg = TrainConfig(epochs=1, optimizer=lambda params, lr: "not an optimizer")
+    with pytest.raises(TypeError, match="returned str, not a torch.optim.Optimizer"):
+        train(lambda: mlp([64, 10]), TrainData.of(digits.subset(n_train=64, n_test=32)), [0], cfg, "cpu")
+
+
+class WithBatchNorm(nn.Module):
+    """A user's model with running statistics: they are stacked per seed like the weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 10))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class BranchesOnData(nn.Module):
+    """A user's model whose forward looks at a value on the host: vmap cannot batch it."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.linear(x / 2 if x.abs().max() > 100 else x)
+
+
+def test_a_users_model_with_batchnorm_trains_batched(digits):
+    data = TrainData.of(digits.subset(n_train=128, n_test=64))
+    # SGD: the bias before BatchNorm has a gradient of exactly zero up to rounding, which Adam would
+    # normalise into full-size steps of rounding noise (1e-4 apart after two epochs instead of 1e-8)
+    cfg = TrainConfig(epochs=2, batch_size=64, optimizer="sgd", lr=0.05)
+    batched = train(WithBatchNorm, data, [0, 1], cfg, "cpu")
+    sequential = train(WithBatchNorm, data, [0, 1], cfg, "cpu", batched=False)
+    for name in batched.buffers:
+        torch.testing.assert_close(batched.buffers[name], sequential.buffers[name], rtol=1e-4, atol=1e-5)
+    assert not torch.equal(batched.buffers["body.1.running_mean"][0], batched.buffers["body.1.running_mean"][1])
+
+
+def test_a_model_vmap_cannot_take_says_why_and_trains_unbatched(digits):
+    data = TrainData.of(digits.subset(n_train=128, n_test=64))
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    with pytest.raises(RuntimeError, match="BranchesOnData cannot run batched .* train it with train.*batched=False"):
+        train(BranchesOnData, data, [0, 1], cfg, "cpu")
+    result = train(BranchesOnData, data, [0, 1], cfg, "cpu", batched=False)
+    assert result.curves["train_acc"].shape == (2, 1)
+
+
+def test_a_layer_the_initialiser_does_not_know_says_what_to_add(digits):
+    with pytest.raises(ValueError, match="give it an init_from.generator. method"):
+        train(lambda: nn.Sequential(nn.Embedding(5, 3)), TrainData.of(digits.subset(n_train=8, n_test=8)), [0],
+              TrainConfig(epochs=1), "cpu")
+
+
+@pytest.mark.parametrize("per_seed", [True, False], ids=["per-seed-inputs", "shared-inputs"])
+def test_plain_mlps_take_the_batched_matmul_path_and_agree_with_each_seed(per_seed):
+    """forward_all computes a Linear/activation stack with batched matmuls instead of vmap: the
+    same outputs as running each seed's own module (and the path is really taken)."""
+    from torch.func import stack_module_state
+
+    from harness.stacked import _is_plain_mlp, forward_all
+
+    models = [nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.Tanh(), nn.Linear(7, 3)) for _ in range(4)]
+    params, buffers = stack_module_state(models)
+    x = torch.randn(4, 5, 3, 4) if per_seed else torch.randn(5, 3, 4)
+    out = forward_all(models[0], params, buffers, x, per_seed, {})
+    expected = torch.stack([m(x[i] if per_seed else x) for i, m in enumerate(models)])
+    torch.testing.assert_close(out, expected)
+    assert _is_plain_mlp(models[0]) and not _is_plain_mlp(mlp([12, 7, 3], dropout=0.5))

@@ -98,7 +98,7 @@ def test_condition_number_grows_quadratically(claim):
                  config=cfg, seeds=[0])
     with claim.guards():  # the closed form's slope: arithmetic the later claims rest on
         claim.each_within("cond_loglog_slope", 1.8, 2.2)
-    claim.curve("condition_number_vs_n", list(cfg.cond_sizes), conds, xlabel="n", ylabel="cond(W)")
+    claim.curve("condition_number_vs_n", list(cfg.cond_sizes), conds, xlabel="n", ylabel="cond(W)", log="xy")
 
 
 def test_whitened_convolution_beats_plain_map(device, cfg, seeds, claim):

@@ -114,7 +114,7 @@ def test_gradient_variance_decays_exponentially(parity, claim, cfg):
     claim.below("var_ratio_15_5", 1e-2)
     claim.curve("gradient_variance_vs_d", list(cfg.variance_dims),
                 np.stack([parity[f"var_d{d}"] for d in cfg.variance_dims], 1),
-                xlabel="input dimension d", ylabel="variance of the gradient across parity targets")
+                xlabel="input dimension d", ylabel="variance of the gradient across parity targets", log="y")
 
 
 def test_gradient_variance_time(bench, claim, device):

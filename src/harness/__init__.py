@@ -5,7 +5,12 @@ operations in `harness.ops` and `harness.kits`, and `Metric`, which declares how
 judged. The layers and what may import what: docs/architecture.md.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from harness.results.schema import Metric
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("harness")  # one source: the installed distribution's metadata (pyproject.toml)
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 __all__ = ["Metric", "__version__"]

@@ -2,12 +2,17 @@
 
     harness baselines show [-k TEXT] [--device-class C]
     harness baselines diff RUN.json|DIR      what an update from this run would change
-    harness baselines update [-k EXPR] [--device D] [--tier T] [--from RUN.json|DIR]
-    harness baselines orphans [--delete]     entries whose test no longer exists
+    harness baselines update [-k EXPR] [--device D] [--tier T] [PATH …] [--from RUN.json|DIR]
+    harness baselines orphans [PATH …] [--delete]   entries whose test no longer exists
     harness compare A.json B.json            exit 1 on a significant regression from A to B
     harness report RUN.json|DIR … --out DIR  Markdown + HTML with plots; shards merged; trends across runs
     harness docs [--check]                   docs/phenomena.md and README's table from docstrings + baselines
     harness faults [--kinds K …] [-- ARGS]   self-check: which tests catch each planted fault
+    harness data fetch mnist|fashion-mnist|cifar10   real data into $HARNESS_DATA_DIR (checksums verified)
+
+The commands that run pytest (update, orphans, faults) run it in the current folder on the paths
+given, or else on the paths the project's pytest configuration names (`testpaths`), with the
+harness plugin loaded: they work in any project that has the harness installed.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import argparse
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from tabulate import tabulate
 
+from harness import data_fetch
 from harness.reporting.terminal import update_table
 from harness.results import baselines, compare
 from harness.results.runs import load_run_records, runs
@@ -44,9 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     fmt_ = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="harness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"harness {version('harness')}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
     base = sub.add_parser("baselines", help="show, diff, update baselines", formatter_class=fmt_)
+    base.set_defaults(func=lambda _: _usage(base))
     base_sub = base.add_subparsers(metavar="ACTION")
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--dir", default="baselines", type=Path, help="baseline store root")
@@ -70,12 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("--from", dest="from_run", type=Path, default=None,
                         help="write the passed tests of this run record (or folder of one run's shard "
                              "records) instead of re-running")
-    update.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    update.add_argument("pytest_args", nargs="*", metavar="PATH_OR_PYTEST_ARG",
+                        help="test paths and more pytest arguments (options after --); default: the "
+                             "project's pytest testpaths")
     update.set_defaults(func=cmd_update)
 
     orphans = base_sub.add_parser("orphans", parents=[store], formatter_class=fmt_,
                                   help="entries whose test no longer exists (collects the suite)")
-    orphans.add_argument("--tests", default="benchmarks", help="where the benchmarks live")
+    orphans.add_argument("paths", nargs="*", help="where the benchmarks live (default: the project's pytest testpaths)")
     orphans.add_argument("--delete", action="store_true", help="remove the orphan entries (review the diff like code)")
     orphans.set_defaults(func=cmd_orphans)
 
@@ -83,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
                               help="compare two run records; exit 1 on a significant regression")
     compare_.add_argument("before", type=Path, help="run record, or a folder with the shard records of one run")
     compare_.add_argument("after", type=Path, help="the same for the run to judge")
-    compare_.add_argument("--time-ratio", type=float, default=compare.TIME_RATIO,
+    compare_.add_argument("--time-ratio", type=_ratio_above_one, default=compare.TIME_RATIO,
                           help="a timed unit regresses when its median is this many times the old one "
                                f"(and Mann-Whitney p < {compare.TIME_ALPHA})")
     compare_.set_defaults(func=cmd_compare)
@@ -109,7 +120,45 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--root", type=Path, default=Path("."), help="project root")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is stale")
     docs.set_defaults(func=cmd_docs)
+
+    data = sub.add_parser("data", formatter_class=fmt_, help="put real datasets into $HARNESS_DATA_DIR")
+    data.set_defaults(func=lambda _: _usage(data))
+    data_sub = data.add_subparsers(metavar="ACTION")
+    fetch = data_sub.add_parser("fetch", formatter_class=fmt_,
+                                help="download the official archives, verify their SHA-256, unpack what the "
+                                     "harness reads (the only command that uses the network)")
+    fetch.add_argument("names", nargs="+", choices=sorted(data_fetch.DATASETS), metavar="NAME",
+                       help=f"datasets: {', '.join(sorted(data_fetch.DATASETS))}")
+    fetch.add_argument("--dir", type=Path, default=None,
+                       help="target folder (default: $HARNESS_DATA_DIR, else ~/.cache/harness/data)")
+    fetch.add_argument("--source", default=None,
+                       help="base URL to fetch the archives from instead of the official mirrors "
+                            "(e.g. file:///srv/mirror; checksums are verified all the same)")
+    fetch.set_defaults(func=cmd_data_fetch)
     return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """A command given without its action: its own help, exit 2."""
+    parser.print_help()
+    return 2
+
+
+def _ratio_above_one(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 1:
+        raise argparse.ArgumentTypeError(f"--time-ratio must be a number above 1 (a slowdown factor), got {text!r}")
+    return value
+
+
+def _pytest(*args: str) -> list[str]:
+    """A pytest command line in this interpreter, with the harness plugin even where plugin
+    autoloading is off (PYTEST_DISABLE_PLUGIN_AUTOLOAD), where its entry point is not read."""
+    plugin = ["-p", "harness.plugin"] if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else []
+    return [sys.executable, "-m", "pytest", *plugin, *args]
 
 
 def cmd_show(args) -> int:
@@ -161,8 +210,8 @@ def cmd_update(args) -> int:
         return 2
     if args.from_run:
         return _update_from_run(args)
-    cmd = [sys.executable, "-m", "pytest", "benchmarks", "--update-baselines", f"--device={args.device}",
-           f"--tier={args.tier}", f"--baselines-dir={args.dir}", "-p", "no:randomly", *args.pytest_args]
+    cmd = _pytest("--update-baselines", f"--device={args.device}", f"--tier={args.tier}",
+                  f"--baselines-dir={args.dir.resolve()}", "-p", "no:randomly", *args.pytest_args)
     if args.keyword:
         cmd += ["-k", args.keyword]
     print("running:", " ".join(cmd))
@@ -181,7 +230,7 @@ def _update_from_run(args) -> int:
 
 
 def cmd_orphans(args) -> int:
-    out = subprocess.run([sys.executable, "-m", "pytest", args.tests, "--collect-only", "-q", "-p", "no:benchmark"],
+    out = subprocess.run(_pytest(*args.paths, "--collect-only", "-q", "-p", "no:benchmark"),
                          capture_output=True, text=True, check=False)
     if out.returncode not in (0, 5):
         print(out.stdout + out.stderr, file=sys.stderr)
@@ -242,9 +291,9 @@ def cmd_faults(args) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for old in [*folder.glob("*.json"), *folder.glob("*.md")]:  # this command's own earlier records
             old.unlink()
-        cmd = [sys.executable, "-m", "pytest", "benchmarks", "--tier", args.tier, "--benchmark-disable", "-q",
-               "-p", "no:cacheprovider", "--results-dir", str(folder),
-               *(["--plant-fault", kind] if kind != "none" else []), *args.pytest_args]
+        cmd = _pytest("--tier", args.tier, "--benchmark-disable", "-q", "-p", "no:cacheprovider",
+                      "--results-dir", str(folder), *(["--plant-fault", kind] if kind != "none" else []),
+                      *args.pytest_args)
         print(f"harness faults: {kind}: {' '.join(cmd[2:])}", flush=True)
         with open(args.out / f"{kind}.log", "w", encoding="utf-8") as log:
             subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -285,6 +334,15 @@ def cmd_docs(args) -> int:
         print(f"harness: wrote {path}")
     if not stale:
         print("harness: the catalogue is current")
+    return 0
+
+
+def cmd_data_fetch(args) -> int:
+    folder = args.dir or data_fetch.default_dir()
+    for name in args.names:
+        for path in data_fetch.fetch(name, folder, args.source):
+            print(f"harness: {name}: {path}")
+    print(f"harness: tests read them with HARNESS_DATA_DIR={folder}")
     return 0
 
 

@@ -1,9 +1,9 @@
 """Offline datasets as tensors on the device, built once per session, and their transforms.
 
 Nothing is downloaded. MNIST-1D is generated from its seed (`make_dataset`, never
-`get_dataset`) and cached on disk because generation takes ~3 s; digits ship with
-scikit-learn; the synthetic sets are drawn from named seed streams. Real MNIST and CIFAR-10 are
-read only from local files under $HARNESS_DATA_DIR (see `local_files.py`).
+`get_dataset`) and cached on disk because generation takes ~3 s; the UCI digits ship with the
+package; the synthetic sets are drawn from named seed streams. Real MNIST, Fashion-MNIST and
+CIFAR-10 are read only from local files under $HARNESS_DATA_DIR (see `local_files.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import functools
 import importlib.metadata
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +92,11 @@ def _generate_mnist1d() -> dict:
 
 
 def make_digits() -> Dataset:
-    """scikit-learn digits: 8×8 images flattened, scaled to [0, 1] by /16, shuffled with
-    RandomState(0); the last 497 are the test split (1300 train)."""
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
+    """UCI optical digits (scikit-learn's `load_digits`, shipped in harness/datasets/digits.npz, CC BY
+    4.0): 8×8 images flattened, scaled to [0, 1] by /16, shuffled with RandomState(0); the last 497
+    are the test split (1300 train)."""
+    with (resources.files("harness") / "datasets" / "digits.npz").open("rb") as f, np.load(f) as stored:
+        x, y = stored["x"].astype(np.float64), stored["y"].astype(np.int64)
     order = np.random.RandomState(0).permutation(len(y))
     x, y = x[order] / 16.0, y[order]
     x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)

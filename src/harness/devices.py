@@ -113,19 +113,48 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def set_numerics(device: torch.device) -> None:
-    """The numerics every run uses, set before any work: float32 matmuls and convolutions in full
-    IEEE precision — torch's defaults leave cuDNN convolutions in TF32, so a CNN would train in
-    TF32 on a GPU and its baselines would not be float32 — and on CUDA deterministic algorithms
-    (`warn_only` where an op has no deterministic kernel) with the cuBLAS workspace they need, so
-    a GPU baseline does not jitter from run to run with the order of atomic adds."""
+def set_numerics(device: torch.device, threads: int | None = None) -> None:
+    """The numerics a harness test runs with: float32 matmuls and convolutions in full IEEE
+    precision — torch's defaults leave cuDNN convolutions in TF32, so a CNN would train in TF32 on
+    a GPU and its baselines would not be float32 — on CUDA deterministic algorithms (`warn_only`
+    where an op has no deterministic kernel) with the cuBLAS workspace they need, so a GPU baseline
+    does not jitter with the order of atomic adds; denormal floats flushed to zero (they make CPU
+    elementwise ops such as Adam's second moment several times slower; values below 1e-38 only);
+    and `threads` intra-op threads when given. `torch_settings` / `restore_torch_settings` undo it."""
     torch.backends.fp32_precision = "ieee"
     torch.backends.cuda.matmul.fp32_precision = "ieee"
     torch.backends.cudnn.conv.fp32_precision = "ieee"
+    torch.set_flush_denormal(True)
+    if threads is not None:
+        torch.set_num_threads(threads)
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # must precede cuBLAS's first use
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+
+
+def torch_settings() -> dict:
+    """The process-wide torch settings `set_numerics` changes, as they are now."""
+    return {
+        "threads": torch.get_num_threads(),
+        "fp32_precision": (torch.backends.fp32_precision, torch.backends.cuda.matmul.fp32_precision,
+                           torch.backends.cudnn.conv.fp32_precision),
+        "deterministic": (torch.are_deterministic_algorithms_enabled(),
+                          torch.is_deterministic_algorithms_warn_only_enabled()),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+    }
+
+
+def restore_torch_settings(saved: dict) -> None:
+    """Put back what `torch_settings` read. Denormal flushing goes back to torch's default (off):
+    torch has no way to read it."""
+    torch.set_num_threads(saved["threads"])
+    (torch.backends.fp32_precision, torch.backends.cuda.matmul.fp32_precision,
+     torch.backends.cudnn.conv.fp32_precision) = saved["fp32_precision"]
+    enabled, warn_only = saved["deterministic"]
+    torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    torch.backends.cudnn.benchmark = saved["cudnn_benchmark"]
+    torch.set_flush_denormal(False)
 
 
 def numerics() -> str:

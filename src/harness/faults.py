@@ -9,7 +9,8 @@ reports which tests go red. A fault nobody catches is a blind spot of the suite.
 - `data` — every tenth training label is shifted by one class (an off-by-one in a preprocessing
   step that touches a slice of the data).
 - `numerics` — every linear layer multiplies in bfloat16 (a backend that lowers matmul precision by
-  default, as TF32 does on GPUs).
+  default, as TF32 does on GPUs), whether it runs through F.linear or the trainer's batched
+  matmuls for plain MLPs.
 
 Planting replaces module attributes that the core looks up at call time, and is undone with
 `remove`; benchmarks see the fault because the plugin plants it before it collects them.
@@ -24,7 +25,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from harness import data, models, train
+from harness import data, models, stacked, train
 
 HALF_SCALE = 0.5  # init fault: every initialised weight × 0.5
 LABEL_STRIDE = 10  # data fault: every 10th training label moves to the next class
@@ -71,12 +72,12 @@ def _linear_in_bfloat16(original: Callable) -> Callable:
     return linear
 
 
-# kind → (object, attribute, how to wrap the attribute's value)
-FAULTS: dict[str, tuple[object, str, Callable]] = {
-    "init": (models, "_init_layer", _init_at_half_scale),
-    "optimizer": (train, "_optimizer", _optimizer_without_momentum),
-    "data": (data, "_BUILDERS", _labels_off_by_one),
-    "numerics": (F, "linear", _linear_in_bfloat16),
+# kind → [(object, attribute, how to wrap the attribute's value), ...]
+FAULTS: dict[str, list[tuple[object, str, Callable]]] = {
+    "init": [(models, "_init_layer", _init_at_half_scale)],
+    "optimizer": [(train, "_optimizer", _optimizer_without_momentum)],
+    "data": [(data, "_BUILDERS", _labels_off_by_one)],
+    "numerics": [(F, "linear", _linear_in_bfloat16), (stacked, "stacked_linear", _linear_in_bfloat16)],
 }
 
 
@@ -84,12 +85,13 @@ def plant(kind: str) -> Callable[[], None]:
     """Plant one fault; returns the function that removes it."""
     if kind not in FAULTS:
         raise ValueError(f"unknown fault {kind!r}; plant one of {', '.join(FAULTS)}")
-    owner, name, wrap = FAULTS[kind]
-    original = getattr(owner, name)
-    setattr(owner, name, wrap(original))
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in FAULTS[kind]]
+    for owner, name, wrap in FAULTS[kind]:
+        setattr(owner, name, wrap(getattr(owner, name)))
     data._cached.cache_clear()  # datasets built before the fault must not leak past it (or into it)
 
     def remove() -> None:
-        setattr(owner, name, original)
+        for owner, name, original in originals:
+            setattr(owner, name, original)
         data._cached.cache_clear()
     return remove

@@ -1,7 +1,8 @@
-"""Real MNIST (IDX files) and CIFAR-10 (python pickle batches) from $HARNESS_DATA_DIR.
+"""Real MNIST and Fashion-MNIST (IDX files) and CIFAR-10 (python pickle batches) from $HARNESS_DATA_DIR.
 
-Used by the full tier only. Nothing is downloaded: when the files are absent the loader raises
-DataUnavailable, which the `local_dataset` fixture turns into a skip naming the variable.
+Used by the full tier only. Nothing is downloaded here (`harness data fetch` puts the files there,
+checksums verified): when the files are absent the loader raises DataUnavailable, which the
+`local_dataset` fixture turns into a skip naming the variable.
 Truncated or malformed files raise DataError saying which file and what is wrong.
 """
 
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 
 from harness.data import Dataset
+from harness.data_fetch import ENV_VAR
 
-ENV_VAR = "HARNESS_DATA_DIR"
 MNIST_FILES = {
     "x": "train-images-idx3-ubyte", "y": "train-labels-idx1-ubyte",
     "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
@@ -40,7 +41,8 @@ def data_dir() -> Path:
     value = os.environ.get(ENV_VAR)
     if not value:
         raise DataUnavailable(f"${ENV_VAR} is not set; point it at a folder holding the MNIST IDX files "
-                              "or the CIFAR-10 python batches to run the real-data full tier")
+                              "or the CIFAR-10 python batches (`harness data fetch mnist cifar10` puts them "
+                              "there) to run the real-data full tier")
     return Path(value)
 
 
@@ -76,7 +78,15 @@ def read_idx(path: Path) -> np.ndarray:
 
 def load_mnist(folder: Path | None = None) -> Dataset:
     """Real MNIST: 60000/10000 images as [N, 1, 28, 28] float32 in [0, 1]."""
-    folder = Path(folder) if folder else data_dir() / "mnist"
+    return _load_idx_set("mnist", Path(folder) if folder else data_dir() / "mnist")
+
+
+def load_fashion_mnist(folder: Path | None = None) -> Dataset:
+    """Fashion-MNIST (Zalando, MIT licence): MNIST's format and sizes, clothing instead of digits."""
+    return _load_idx_set("fashion-mnist", Path(folder) if folder else data_dir() / "fashion-mnist")
+
+
+def _load_idx_set(name: str, folder: Path) -> Dataset:
     arrays = {key: read_idx(_find(folder, name)) for key, name in MNIST_FILES.items()}
     for split in ("", "_test"):
         if arrays[f"x{split}"].shape[0] != arrays[f"y{split}"].shape[0]:
@@ -84,7 +94,7 @@ def load_mnist(folder: Path | None = None) -> Dataset:
                             f"{arrays[f'y{split}'].shape[0]} labels in the {split or '_train'} split")
     x, x_test = (torch.tensor(arrays[k], dtype=torch.float32).unsqueeze(1) / 255 for k in ("x", "x_test"))
     y, y_test = (torch.tensor(arrays[k].astype(np.int64)) for k in ("y", "y_test"))
-    return Dataset("mnist", x, y, x_test, y_test, 10)
+    return Dataset(name, x, y, x_test, y_test, 10)
 
 
 class _ArraysOnly(pickle.Unpickler):

@@ -151,6 +151,9 @@ class Autoencoder(nn.Module):
 
 # --- initialisation ----------------------------------------------------------------------------
 
+NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)  # deterministic reset_parameters()
+
+
 def init_(model: nn.Module, generator: torch.Generator, scheme: str = "default", *,
           std: float | None = None, zero_bias: bool = False) -> nn.Module:
     """Initialise every Linear/Conv of `model` in place from `generator`; norms get (1, 0).
@@ -168,11 +171,12 @@ def init_(model: nn.Module, generator: torch.Generator, scheme: str = "default",
             _init_layer(module, generator, scheme, std, zero_bias)
         elif hasattr(module, "init_from"):  # a layer of our own that knows its init (harness.kits.hat)
             module.init_from(generator)
-        elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        elif isinstance(module, NORMS):  # weights 1, biases 0, running statistics (BatchNorm's) reset
+            module.reset_parameters()
         elif any(True for _ in module.parameters(recurse=False)):
-            raise ValueError(f"init_ does not know how to initialise {type(module).__name__}")
+            raise ValueError(f"init_ does not know how to initialise {type(module).__name__}: give it an "
+                             f"init_from(generator) method that fills its parameters from the generator (every "
+                             f"seed's model is initialised through it), or build it from Linear, Conv and norm layers")
     if hasattr(model, "after_init"):
         model.after_init()
     return model

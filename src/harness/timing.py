@@ -7,6 +7,7 @@ import statistics
 import time
 
 import torch
+from pytest_benchmark.stats import Stats
 
 from harness.devices import synchronize
 
@@ -25,9 +26,12 @@ def synced(fn, device: torch.device):
 
 
 def summarize_rounds(rounds: list[float]) -> dict:
-    """median, inter-quartile range and the raw rounds (seconds), as stored in records."""
-    q = statistics.quantiles(rounds, n=4) if len(rounds) > 1 else [rounds[0]] * 3
-    return {"median": statistics.median(rounds), "iqr": q[2] - q[0], "rounds": list(rounds)}
+    """median, inter-quartile range and the raw rounds (seconds), as stored in records. The
+    quartiles are pytest-benchmark's, so its table and ours show the same IQR for the same rounds."""
+    stats = Stats()
+    for seconds in rounds:
+        stats.update(seconds)
+    return {"median": stats.median, "iqr": stats.iqr, "rounds": list(rounds)}
 
 
 def benchmark_rounds(benchmark) -> list[float] | None:

@@ -6,6 +6,19 @@ sets of small ones. Adam and SGD (with momentum and coupled weight decay) are el
 torch.optim optimizer over the stacked tensors updates every seed exactly as its own optimizer
 would. `batched=False` runs the same loop one seed at a time without vmap: the reference path for
 models vmap cannot take, and the proof (tests/test_train.py) that batching changes nothing.
+
+Your own components: `TrainConfig(optimizer=...)` takes, besides "adam" and "sgd", any callable
+`(params, lr=...) -> torch.optim.Optimizer` — a torch optimizer class, or `functools.partial(MyOpt,
+betas=...)` with its options. Batched, one such optimizer updates all seeds' stacked tensors, which
+is each seed's own update only when the optimizer acts elementwise (RMSprop, Adagrad, sign methods
+such as Lion); one that takes norms or statistics over a whole tensor (LARS/LAMB trust ratios,
+Adafactor's factored moments, Shampoo, gradient-norm clipping) would mix the seeds: train it with
+`batched=False`. A model of your own trains batched when `torch.func.vmap(functional_call)` can run
+it: Linear, Conv and norm layers (BatchNorm's running statistics are stacked per seed like the
+weights) and any composition of them. A forward that branches on a tensor's value or calls .item()
+cannot be batched: it is refused with that reason, and `batched=False` trains it. Layers the
+initialiser does not know need an `init_from(generator)` method (`harness.models.init_`). A loss of
+your own is a `LossObject`.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol, TypedDict, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -33,38 +46,58 @@ from harness.stacked import (
     forward_all,
 )
 
-__all__ = ["LossObject", "TrainConfig", "TrainData", "TrainResult", "init_params", "train"]
+__all__ = ["EditsGradients", "LossExtras", "LossObject", "OptimizerFactory", "ReportsAs", "TrainConfig",
+           "TrainData", "TrainResult", "init_params", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "linear")
 LOSSES = ("cross_entropy", "mse")
 
 
+class LossExtras(TypedDict, total=False):
+    """What a loss object receives besides the batch, every step."""
+    params: dict[str, torch.Tensor]  # the stacked parameters {name: [S, ...]} (penalties such as EWC's)
+    progress: float  # how far the step is through its epoch: 0 at the first batch, 1 at the last
+    teacher_logits: torch.Tensor  # the batch rows of TrainData.teacher_logits, when the data has them
+
+
 class LossObject(Protocol):
-    """What `TrainConfig(loss=...)` accepts besides a loss name.
+    """What `TrainConfig(loss=...)` accepts besides a loss name: called every step as
+    loss(model, x, y, extras) → per-seed loss [S]. `model` maps inputs [S, B, ...] to outputs
+    [S, B, C] and takes the model's keyword arguments (a HAT gate scale); it may also be attacked
+    (adversarial training). A loss object may also be `EditsGradients` and `ReportsAs`."""
 
-    Called every step as loss(model, x, y, extras) → per-seed loss [S]. `model` maps inputs
-    [S, B, ...] to outputs [S, B, C] and takes the model's keyword arguments (a HAT gate scale).
-    `extras` holds the batch rows of the optional data fields (teacher_logits), the stacked
-    parameters under "params" (penalties such as EWC's), and under "progress" how far the step is
-    through its epoch, 0 at the first batch and 1 at the last (HAT anneals its gates with it).
-    A loss object may also define before_step(params, progress), called after backward and before
-    the optimizer step, to edit the stacked `.grad`s (and project parameters) in place: HAT
-    freezes the units earlier tasks use and keeps its gate embeddings in range. An attribute
-    `evaluated_as` ("cross_entropy", "mse" or None for no curves) says what the per-epoch curves
-    report; by default the cross-entropy.
-    """
+    def __call__(self, model: Callable, x: torch.Tensor, y: torch.Tensor, extras: LossExtras) -> torch.Tensor: ...
 
-    def __call__(self, model: Callable, x: torch.Tensor, y: torch.Tensor, extras: dict) -> torch.Tensor: ...
+
+@runtime_checkable
+class EditsGradients(Protocol):
+    """A loss object with before_step(params, progress), called after backward and before the
+    optimizer step under no_grad, to edit the stacked `.grad`s (and project parameters) in place:
+    HAT freezes the units earlier tasks use and keeps its gate embeddings in range."""
+
+    def before_step(self, params: dict[str, torch.Tensor], progress: float) -> None: ...
+
+
+@runtime_checkable
+class ReportsAs(Protocol):
+    """A loss object saying what the per-epoch curves report: "cross_entropy" (the default for a
+    loss object: distillation and adversarial training approximate it), "mse", or None when its
+    outputs are no class scores (then there are no curves)."""
+
+    evaluated_as: Literal["cross_entropy", "mse"] | None
+
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]  # called as factory(params, lr=cfg.lr)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int
     batch_size: int | None = 128  # None: full batch (one step per epoch)
-    optimizer: str = "adam"
+    optimizer: str | OptimizerFactory = "adam"  # or your own: a torch optimizer class, a partial with options
     lr: float = 1e-3
-    momentum: float = 0.0
+    momentum: float = 0.0  # these two configure "adam" and "sgd"; give your own optimizer its options
     weight_decay: float = 0.0  # coupled L2, as torch.optim's weight_decay
     lr_schedule: str = "constant"  # linear: decays to 0 at the last step
     loss: str | Callable = "cross_entropy"  # or a loss object (LossObject below), e.g. Distillation
@@ -73,7 +106,16 @@ class TrainConfig:
     eval_every: int = 1  # epochs between full-set evaluations (curves, early stop)
 
     def __post_init__(self):
-        named = [("optimizer", self.optimizer, OPTIMIZERS), ("lr_schedule", self.lr_schedule, SCHEDULES)]
+        named = [("lr_schedule", self.lr_schedule, SCHEDULES)]
+        if isinstance(self.optimizer, str):
+            named.append(("optimizer", self.optimizer, OPTIMIZERS))
+        elif not callable(self.optimizer):
+            raise TypeError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or a callable (params, lr=...) "
+                            f"returning a torch.optim.Optimizer (a class, or functools.partial with its options), "
+                            f"got {self.optimizer!r}")
+        elif self.momentum or self.weight_decay:
+            raise ValueError("momentum and weight_decay configure the named optimizers; pass them to your own "
+                             "optimizer as its options, e.g. functools.partial(MyOptimizer, weight_decay=1e-4)")
         if isinstance(self.loss, str):
             named.append(("loss", self.loss, LOSSES))
         elif not callable(self.loss):
@@ -193,7 +235,7 @@ def _evaluated_as(cfg: TrainConfig) -> str | None:
     `evaluated_as` attribute; None there means its outputs are no class scores: no curves."""
     if isinstance(cfg.loss, str):
         return cfg.loss
-    kind = getattr(cfg.loss, "evaluated_as", "cross_entropy")
+    kind = cfg.loss.evaluated_as if isinstance(cfg.loss, ReportsAs) else "cross_entropy"
     if kind is None and (cfg.stop_at_train_acc is not None or cfg.stop_at_train_loss is not None):
         raise ValueError("stop_at_train_acc/loss need per-epoch curves, which a loss with evaluated_as=None does not give")
     if kind is not None and kind not in LOSSES:
@@ -226,7 +268,7 @@ def _train_epoch(forward, params, buffers, optimizer, data: TrainData, perms: to
     forward.template.train()  # dropout on
     n = perms.shape[1]
     batch = cfg.batch_size or n
-    before_step = getattr(cfg.loss, "before_step", None)
+    before_step = cfg.loss.before_step if isinstance(cfg.loss, EditsGradients) else None
     last_batch = max(math.ceil(n / batch) - 1, 1)
     for b, start in enumerate(range(0, n, batch)):
         idx = perms[:, start:start + batch]
@@ -307,6 +349,12 @@ def _single_forward(template):
 
 
 def _optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+    if callable(cfg.optimizer):
+        optimizer = cfg.optimizer(params, lr=cfg.lr)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer factory {cfg.optimizer!r} returned {type(optimizer).__name__}, "
+                            f"not a torch.optim.Optimizer over the parameters it was given")
+        return optimizer
     # fused: one kernel per step instead of ~6 passes; on the 2-core CPU Adam over 8×287k
     # stacked weights took 5.4 ms/step with foreach and 1.7 ms fused (same math up to rounding).
     if cfg.optimizer == "adam":

@@ -1,6 +1,9 @@
 """The pytest plugin: options, markers, the baseline check after each test, and the session's outputs.
 
-Loaded by the root conftest.py (`pytest_plugins = ["harness.plugin"]`). A benchmark test asks for
+Loaded through its `pytest11` entry point wherever the package is installed (`-p no:harness` turns
+it off). It changes nothing for a test that asks for no harness fixture: torch's numerics are set
+only around harness tests (`harness.plugin.scope`) and the run record is written only when one ran.
+A benchmark test asks for
 `claim` (records metrics and claims), `cfg` (its tier's config), `bench` (times a unit),
 `device`, `tier` and `seeds` (`harness.plugin.fixtures`). After the test body returns, the plugin
 compares the metrics with the stored baseline for this device class and fails the test once with
@@ -14,13 +17,13 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from harness.faults import FAULTS, plant
 from harness.plugin import sharding
 from harness.plugin.fixtures import CLAIM
-from harness.plugin.identity import GROUPS, folder_group
+from harness.plugin.identity import GROUPS_KEY, INI, declare_groups, folder_group
 from harness.plugin.outcome import check_baseline, record_of
+from harness.plugin.scope import is_harness_test
 from harness.plugin.session import RECORD_KEY, SESSION, HarnessSession, from_options
 from harness.results import baselines
 from harness.results.runs import utc_now, write_run_record
@@ -65,8 +68,8 @@ def pytest_addoption(parser):
                     help="start the seeds at K instead of 0: do the claims and baseline checks hold for seeds "
                          "the baselines never saw? (default: %(default)s)")
     group.addoption("--update-baselines", action="store_true", default=False,
-                    help="rewrite the baselines of the selected tests for this device class "
-                         "(default: off; never in CI)")
+                    help="rewrite the baselines of the selected tests for this device class; tests that use "
+                         "no harness fixture are deselected (default: off; never in CI)")
     group.addoption("--require-baselines", action="store_true", default=False,
                     help="fail a test whose baseline is missing instead of skipping the check (default: off)")
     group.addoption("--results-dir", default=".harness/runs", metavar="DIR",
@@ -83,14 +86,16 @@ def pytest_addoption(parser):
                          "tests catch it; never with --update-baselines (see `harness faults`; default: none)")
     group.addoption("--plots", action="store_true", default=False,
                     help="also write the HTML report with each phenomenon's curves as PNGs next to the run record")
+    parser.addini(INI, type="linelist", default=[],
+                  help="this project's benchmark groups, one 'name: description' per line (each becomes a "
+                       "marker and a baseline file); default: the harness's own groups")
     group.addoption("--progress", default="auto", choices=("auto", "on", "off"),
                     help="one line per finished phenomenon test; auto: on a terminal, off under CI "
                          "(default: %(default)s)")
 
 
 def pytest_configure(config):
-    for name, about in GROUPS.items():
-        config.addinivalue_line("markers", f"{name}: {about}")
+    declare_groups(config)
     config.addinivalue_line("markers", "full_only: runs only with --tier full")
     config.addinivalue_line("markers", "gpu_only: runs only with --device cuda")
     config.addinivalue_line("markers", "timing: measures wall time (reported, never asserted); skipped under xdist "
@@ -105,9 +110,6 @@ def pytest_configure(config):
                                     "a baseline")
         session.remove_fault = plant(config.option.plant_fault)
         session.env["planted_fault"] = config.option.plant_fault
-    # Denormal floats make CPU elementwise ops (Adam's second moment) several times slower;
-    # flushing them changes values below 1e-38 only.
-    torch.set_flush_denormal(True)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "harness-session")
 
@@ -122,9 +124,24 @@ def _whole_files_per_worker(config) -> None:
         config.option.dist = "loadfile"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Harness numerics from a harness test's setup to its teardown; kept across consecutive harness
+    tests (switching torch's thread pool per test costs time), undone before any other test."""
+    scope = item.config.stash[SESSION].scope
+    if is_harness_test(item):
+        scope.enter()
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or not is_harness_test(nextitem):
+            scope.leave()
+
+
 def pytest_unconfigure(config):
     session = config.stash.get(SESSION, None)
     if session is not None:
+        session.scope.leave()
         config.pluginmanager.unregister(session)
         if session.remove_fault:
             session.remove_fault()
@@ -143,8 +160,8 @@ def pytest_report_header(config):
 def pytest_itemcollected(item):
     """A test under benchmarks/<group>/ carries its group's marker, so `-m <group>` selects it."""
     group = folder_group(item)
-    if group and not any(m.name in GROUPS for m in item.iter_markers()):
-        item.add_marker(getattr(pytest.mark, group))
+    if group and not any(m.name in item.config.stash[GROUPS_KEY] for m in item.iter_markers()):
+        item.add_marker(group)
 
 
 @pytest.hookimpl(trylast=True)  # shard what -k / -m left selected, so shards stay balanced
@@ -152,6 +169,8 @@ def pytest_collection_modifyitems(config, items):
     s = config.stash.get(SESSION, None)
     if s is None:
         return
+    if s.update or config.option.plant_fault:  # neither means anything for a test that records no claim
+        _keep(config, items, [item for item in items if is_harness_test(item)])
     if s.shard:
         _keep_shard(config, items)
     for item in items:
@@ -171,8 +190,14 @@ def _keep_shard(config, items) -> None:
     except ValueError as err:
         raise pytest.UsageError(str(err)) from err
     keep = set(sharding.split([item.nodeid for item in items], count, durations)[index - 1])
-    config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in keep])
-    items[:] = [item for item in items if item.nodeid in keep]
+    _keep(config, items, [item for item in items if item.nodeid in keep])
+
+
+def _keep(config, items: list, kept: list) -> None:
+    """Deselect (as -k does, so pytest counts them) every item not in kept."""
+    chosen = set(map(id, kept))
+    config.hook.pytest_deselected(items=[item for item in items if id(item) not in chosen])
+    items[:] = kept
 
 
 # --- the baseline check and the record, after each test body --------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -68,15 +69,18 @@ class Claim:
 
     # --- for the report --------------------------------------------------------------------
     def curve(self, name: str, x, y, *, xlabel: str, ylabel: str, label: str | None = None,
-              figure: str | None = None) -> None:
+              figure: str | None = None, log: str = "") -> None:
         """A curve for the report (`y` one row per seed, or one row): learning curves, sweeps.
 
         Curves with the same `figure` share one set of axes (conditions to compare: pruned and
         fine-tuned, plain and residual), each shown in the legend by its `label`; by default a
-        curve is a figure of its own, named after it.
+        curve is a figure of its own, named after it. `log` ("x", "y", "xy") puts those axes on a
+        log scale: say it where the claim is a slope or a ratio over decades.
         """
+        if log not in ("", "x", "y", "xy"):
+            raise ValueError(f"log must be '', 'x', 'y' or 'xy', got {log!r}")
         self.curves[name] = Curve(x=_plain(x), y=_plain(y), xlabel=xlabel, ylabel=ylabel,
-                                  figure=figure or name, label=label)
+                                  figure=figure or name, label=label, log=log)
 
     def matrix(self, name: str, values, *, rows=None, columns=None, row_label: str = "row",
                column_label: str = "column", log: bool = False) -> None:
@@ -171,7 +175,23 @@ class Claim:
 
 
 def _as_dict(config) -> dict:
-    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    return _described(dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config))
+
+
+def _described(value):
+    """A config value as the record stores it: a user's optimizer class, factory or loss object
+    by its name (and a partial's options), everything else as it is."""
+    if isinstance(value, dict):
+        return {k: _described(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_described(v) for v in value]
+    if isinstance(value, functools.partial):
+        options = ", ".join(f"{k}={v!r}" for k, v in value.keywords.items())
+        return f"{_described(value.func)}({options})"
+    if callable(value):
+        named = value if hasattr(value, "__qualname__") else type(value)
+        return f"{named.__module__}.{named.__qualname__}"
+    return value
 
 
 def _names(labels) -> list[str] | None:

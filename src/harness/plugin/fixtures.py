@@ -58,9 +58,11 @@ def tier_config(module, tier: str, *, required: bool):
 
 @pytest.fixture(scope="session")
 def local_dataset(device):
-    """local_dataset("mnist" | "cifar10") → the real dataset on the device, read from
-    $HARNESS_DATA_DIR; when the files are absent the test is skipped with a reason naming it."""
-    loaders = {"mnist": local_files.load_mnist, "cifar10": local_files.load_cifar10}
+    """local_dataset("mnist" | "fashion-mnist" | "cifar10") → the real dataset on the device, read
+    from $HARNESS_DATA_DIR (`harness data fetch NAME` puts it there); when the files are absent the
+    test is skipped with a reason naming it."""
+    loaders = {"mnist": local_files.load_mnist, "fashion-mnist": local_files.load_fashion_mnist,
+               "cifar10": local_files.load_cifar10}
     loaded = {}
 
     def load(name: str):

@@ -7,7 +7,7 @@ import pytest
 
 from harness import devices
 from harness.plugin.claim import Claim
-from harness.plugin.identity import baseline_key, group_of
+from harness.plugin.identity import baseline_key, group_of, title_of
 from harness.results import baselines
 from harness.results.runs import utc_now
 from harness.results.schema import MetricRecord, Recorded, TestRecord, Verdict
@@ -30,7 +30,8 @@ def check_baseline(item, s, claim: Claim) -> list[Verdict]:
     entry = s.stored.get(group, {}).get(key)
     if entry is None:
         sentence = (f"{claim.where}: no baseline for {s.device_class} in {_shown(path, item)} "
-                    f"— record with `harness baselines update -k {item.originalname} --device {s.device}`")
+                    f"— record with `harness baselines update -k {item.originalname} --device {s.device}"
+                    f"{' --tier full' if s.tier == 'full' else ''}`")
         if s.require:
             return [Verdict("baseline", "present", False, sentence + " (--require-baselines)")]
         item.warn(BaselineWarning(sentence))
@@ -62,7 +63,7 @@ def record_of(item, s, claim: Claim, extra_verdicts: list[Verdict]) -> TestRecor
                           python=s.env["python"], device=devices.describe_short(s.device), tier=s.tier,
                           numerics=s.env.get("numerics")),
         time_s=claim.time_s, baseline_time_s=(entry.get("time_s") or {}).get("median"),
-        curves=claim.curves, matrices=claim.matrices, notes=claim.notes,
+        curves=claim.curves, matrices=claim.matrices, notes=claim.notes, about=title_of(item.module),
     )
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
 from harness import devices
+from harness.plugin.scope import TorchScope
 from harness.results import baselines
 from harness.results.runs import git_state
 from harness.results.schema import TIER_SEEDS, GitState, RunRecord, TestRecord
@@ -47,6 +47,7 @@ class HarnessSession:
     remove_fault: object = None  # undoes --plant-fault at the end of the session
     durations: dict = dataclasses.field(default_factory=dict)  # nodeid -> setup + call + teardown seconds
     run_record: RunRecord | None = None  # written at the session's end (controller only)
+    scope: TorchScope | None = None  # torch's numerics for harness tests, undone after them
 
     @property
     def seeds(self) -> list[int]:
@@ -80,12 +81,11 @@ def from_options(config) -> HarnessSession:
     """The session for these options; pytest.UsageError (exit 4) with a sentence for a bad one."""
     opt = config.option
     worker, workers = xdist_worker()
-    torch.set_num_threads(devices.thread_count(opt.threads, devices.usable_cores(), workers))
     try:
         device = devices.resolve_device(opt.device, worker)
     except devices.DeviceUnavailable as err:
         raise pytest.UsageError(str(err)) from err
-    devices.set_numerics(device)
+    scope = TorchScope(device, devices.thread_count(opt.threads, devices.usable_cores(), workers))
     if opt.update_baselines and os.environ.get("CI"):
         raise pytest.UsageError("--update-baselines never runs in CI (CI is set): record baselines on a "
                                 "developer machine and review them like code")
@@ -103,9 +103,8 @@ def from_options(config) -> HarnessSession:
         device=device, device_class=devices.device_class(device), tier=opt.tier,
         n_seeds=opt.seeds or TIER_SEEDS[opt.tier], seed_offset=opt.seed_offset, baselines_dir=root / opt.baselines_dir,
         results_dir=_writable_dir(root / opt.results_dir, "--results-dir"), update=opt.update_baselines,
-        require=opt.require_baselines, git=git_state(root),
-        env={**devices.describe(device), "thread_policy": opt.threads},
-        shard=opt.shard, plots=opt.plots, progress=_wants_progress(config))
+        require=opt.require_baselines, git=git_state(root), env={**scope.describe(), "thread_policy": opt.threads},
+        shard=opt.shard, plots=opt.plots, progress=_wants_progress(config), scope=scope)
     try:  # every baseline file of this class, read now: a broken one stops the run before any training
         session.stored = baselines.load_all(session.baselines_dir, session.device_class)
     except baselines.BaselineError as err:
@@ -134,11 +133,13 @@ def _wants_progress(config) -> bool:
 
 
 def _writable_dir(path: Path, option: str) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        raise pytest.UsageError(f"{option} {path} is not a writable directory ({err.strerror}); "
-                                f"choose another with {option} DIR") from err
+    """path, checked now but created only when a run record is written: a session without harness
+    tests leaves no folder behind. Its nearest existing ancestor must be a writable directory."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    problem = ("is not a directory" if not existing.is_dir()
+               else "is not writable" if not os.access(existing, os.W_OK | os.X_OK) else None)
+    if problem:
+        whose = "it" if existing == path else str(existing)
+        raise pytest.UsageError(f"{option} {path} cannot hold the run records: {whose} {problem}; "
+                                f"choose another with {option} DIR")
     return path

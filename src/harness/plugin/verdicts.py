@@ -25,7 +25,8 @@ def threshold(where: str, metric: str, summary: Summary, op: str, bound: float, 
     on = "the one-sided 95% bound of the mean" if strict else "the mean"
     sentence = (f"{where} {metric}: observed {summary}, expected {op} {fmt(bound)} on {on}"
                 f" ({fmt(statistic)})")
-    return Verdict("claim", f"{op} {fmt(bound)}", bool(passed), sentence, metric)
+    bounds = [bound, None] if op in (">=", ">") else [None, bound]
+    return Verdict("claim", f"{op} {fmt(bound)}", bool(passed), sentence, metric, bounds)
 
 
 def per_seed(where: str, metric: str, values, low: float | None, high: float | None) -> Verdict:
@@ -34,7 +35,7 @@ def per_seed(where: str, metric: str, values, low: float | None, high: float | N
     band = f"[{fmt(low) if low is not None else '-inf'}, {fmt(high) if high is not None else 'inf'}]"
     sentence = (f"{where} {metric}: per-seed values {[fmt(v) for v in values]}, expected every seed in {band}"
                 + (f"; {len(bad)} outside" if bad else ""))
-    return Verdict("claim", f"each in {band}", not bad, sentence, metric)
+    return Verdict("claim", f"each in {band}", not bad, sentence, metric, [low, high])
 
 
 def difference(where: str, name_a: str, a, name_b: str, b, margin: float, *, paired: bool) -> Verdict:

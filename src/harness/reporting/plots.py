@@ -1,8 +1,13 @@
-"""PNG figures for reports (matplotlib, no display): a phenomenon's curves, its matrices, and
-trends of metrics and timings across runs. Each function writes one file and returns its path."""
+"""PNG figures for reports (matplotlib, no display): a phenomenon's metrics against its claim and
+baseline, its curves, its matrices, and trends of metrics and timings across runs. Each function
+writes one file and returns its path. Red is a failure, the dashed line a claim's threshold, the
+green band where the baseline check lets a run's mean be."""
 
 from __future__ import annotations
 
+import textwrap
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +26,21 @@ except ImportError:  # the report names the extra to install
 SEED_ALPHA = 0.35
 DPI = 110
 MAX_TICKS = 12
+FAIL, OK, WARN = "#c0392b", "#1f6fb2", "#d68910"
+BAND, CLAIM = "#2e8b57", "#c0392b"
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What to draw of one metric: per-seed values (or per-run means), and where it must lie."""
+
+    values: list  # one value per seed (a metric) or per run (a trend)
+    colours: list  # one per value: FAIL, OK or WARN
+    low: list | None = None  # error bar ends per value (a trend: the seeds' min and max), or None
+    high: list | None = None
+    claim: list | None = None  # [low, high] of a claim's threshold (None: open end)
+    band: list | None = None  # [low, high] where the baseline check passes the mean
+    baseline: float | None = None  # the stored baseline mean
 
 
 def available() -> bool:
@@ -49,8 +69,8 @@ def curves(path: Path, title: str, lines: dict[str, Curve]) -> Path:
         seeds = f"mean of {y.shape[0]} seeds" if y.shape[0] > 1 else None
         ax.plot(x, y.mean(axis=0), color=colour, linewidth=2.2, marker="o" if len(x) <= 12 else None,
                 label=(f"{name}" + (f" ({seeds})" if seeds else "")) if len(lines) > 1 else seeds)
-        _log_if_wide(ax, x, "x")
-        _log_if_wide(ax, y, "y")
+        _log_if_wide(ax, x, "x", forced="x" in curve.log)
+        _log_if_wide(ax, y, "y", forced="y" in curve.log)
     first = next(iter(lines.values()))
     ax.set(xlabel=first.xlabel, ylabel=first.ylabel)
     if ax.get_legend_handles_labels()[1]:
@@ -80,22 +100,51 @@ def matrix(path: Path, title: str, values: np.ndarray, rows: list[str] | None = 
     return _save(fig, ax, title, path, grid=False)
 
 
-def trend(path: Path, title: str, labels: list[str], series: dict[str, tuple[list, list]], ylabel: str,
+def metrics(path: Path, title: str, judged: dict[str, Judged]) -> Path:
+    """One small panel per metric: each seed a dot (red where the metric failed), the mean a
+    bar, the claim's threshold dashed, the baseline mean and its tolerance band in green."""
+    n = len(judged)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows), squeeze=False)
+    for ax, (name, j) in zip(axes.flat, judged.items(), strict=False):
+        values = np.asarray(j.values, dtype=float)
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(jitter, values, c=j.colours, s=22, zorder=3)
+        ax.hlines(np.nanmean(values), -0.3, 0.3, color="black", linewidth=2, zorder=4)
+        _reference_lines(ax, j)
+        ax.set_xlim(-0.6, 0.6)
+        ax.set_xticks([])
+        ax.set_title(name, fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return _save(fig, axes.flat[0], title, path, suptitle=True, grid=False)
+
+
+def trend(path: Path, title: str, labels: list[str], series: dict[str, Judged], ylabel: str,
           *, panels: bool = False) -> Path:
-    """Values across runs, runs in order on the x axis labelled by commit: each series its mean
-    with the 95% CI as error bars; `panels` gives each series its own small axes (metrics of one
-    test have different scales), else all share one (times of one group)."""
+    """Values across runs, runs in order on the x axis labelled by commit: each series its per-run
+    mean coloured by that run's verdict, bars from the seeds' min to max (a t-interval from 2–3
+    seeds is wider than the effect), with the claim and the newest baseline band; `panels` gives
+    each series its own small axes (metrics of one test have different scales), else all share one
+    (times of one group)."""
     n = len(series) if panels else 1
     cols = min(n, 3)
     rows = -(-n // cols)
     width = max(3.4 if panels else 6.0, 0.45 * min(len(labels), MAX_TICKS) + 1.6)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 2.9 * rows), squeeze=False)
     x = np.arange(len(labels))
-    for k, (name, (means, errors)) in enumerate(series.items()):
+    for k, (name, j) in enumerate(series.items()):
         ax = axes.flat[k if panels else 0]
-        values = np.asarray(means, dtype=float)
-        ax.errorbar(x, values, yerr=np.asarray(errors, dtype=float), marker="o", capsize=3,
-                    label=None if panels else name)
+        values = np.asarray(j.values, dtype=float)
+        if j.low is not None:
+            spread = np.abs(np.vstack([values - np.asarray(j.low, float), np.asarray(j.high, float) - values]))
+            ax.errorbar(x, values, yerr=spread, fmt="none", ecolor="grey", capsize=3, zorder=2)
+        ax.plot(x, values, color="grey", linewidth=0.8, zorder=2, label=None if panels else name)
+        ax.scatter(x, values, c=j.colours, s=24, zorder=3)
+        if panels:
+            _reference_lines(ax, j)
         _log_if_wide(ax, values, "y")
         every = -(-len(labels) // MAX_TICKS)  # a label on every run stops being readable (and costs draws)
         ax.set_xticks(x[::every], labels[::every], rotation=30, ha="right", fontsize=7)
@@ -109,9 +158,27 @@ def trend(path: Path, title: str, labels: list[str], series: dict[str, tuple[lis
     return _save(fig, axes.flat[0], title, path, suptitle=panels, grid=False)  # each panel has its grid
 
 
-def _log_if_wide(ax, values: np.ndarray, axis: str) -> None:
+def _reference_lines(ax, j: Judged) -> None:
+    """The baseline band and mean (green) and the claim's thresholds (dashed red), where known."""
+    if j.band is not None:
+        low, high = j.band
+        bottom, top = ax.get_ylim()
+        ax.axhspan(low if low is not None else min(bottom, j.baseline or bottom),
+                   high if high is not None else max(top, j.baseline or top), color=BAND, alpha=0.12, zorder=0,
+                   label="baseline band")
+    if j.baseline is not None:
+        ax.axhline(j.baseline, color=BAND, linewidth=1, zorder=1)
+    for bound in (j.claim or []):
+        if bound is not None:
+            ax.axhline(bound, color=CLAIM, linestyle="--", linewidth=1.2, zorder=1)
+
+
+def _log_if_wide(ax, values: np.ndarray, axis: str, forced: bool = False) -> None:
+    """A log axis where the benchmark asks for one (its claim is a slope over decades) or the
+    positive values span more than two decades."""
     finite = values[np.isfinite(values)]
-    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
+    positive = finite.size and finite.min() > 0
+    if positive and (forced or finite.max() / finite.min() > 100):
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
 
 
@@ -123,13 +190,17 @@ def nan_for_none(value):
 
 
 def _save(fig, ax, title: str, path: Path, *, suptitle: bool = False, grid: bool = True) -> Path:
+    # a long phenomenon id would widen the figure past its axes: wrap it at the figure's width
+    title = "\n".join(textwrap.fill(line, width=int(fig.get_figwidth() * 11)) for line in title.split("\n"))
     if suptitle:
         fig.suptitle(title, fontsize=9)
     else:
         ax.set_title(title, fontsize=9)
     if grid:
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    with warnings.catch_warnings():  # a figure too small for tight margins is still saved whole (bbox_inches)
+        warnings.filterwarnings("ignore", "Tight layout not applied", UserWarning)
+        fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")  # keeps a legend placed beside the axes
     plt.close(fig)

@@ -1,7 +1,10 @@
-"""The report a person reads after a run: Markdown and a static HTML page with the verdict table,
-each phenomenon's curves and matrices as PNGs, the timing table and, given several runs, trend
-plots across them. Also what tools read: the merged run record of each device class and
-github-action-benchmark's JSON.
+"""The report a person reads after a run: a static HTML page (and its Markdown twin) that answers,
+in this order, what broke (each failure and regression with its sentence and its figure, linked
+to its section), how each group fared (passed, failed, xfailed, warned, time), then every
+phenomenon: its claim in one line, its metrics drawn against the claim's threshold and the
+baseline band, its curves and matrices, its rows of the verdict table; then timings (slow ones
+marked) and, given several runs, trends with the same lines drawn in. One folder, no network.
+Also what tools read: the merged run record of each device class and github-action-benchmark's JSON.
 
 Records are grouped into runs (shards merged, `harness.results.runs.runs`) and runs into series, one
 per device class and tier; the newest run of a series is reported, the older ones draw its trends.
@@ -9,6 +12,7 @@ per device class and tier; the newest run of a series is reported, the older one
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -18,8 +22,8 @@ import numpy as np
 from tabulate import tabulate
 
 from harness.reporting import plots, terminal
-from harness.results.runs import runs
-from harness.results.schema import MetricRecord, RunRecord, TestRecord, TimeSummary
+from harness.results.runs import REPORT_MANIFEST, runs
+from harness.results.schema import RunRecord, TestRecord
 from harness.stats import fmt
 
 TIMING_HEADERS = ["phenomenon", "median", "IQR", "rounds", "baseline", "ratio"]
@@ -35,6 +39,7 @@ def write_report(run_records: list[RunRecord], out: Path, last: int = 20) -> Pat
         series.setdefault(f"{run.device_class}-{run.tier}", []).append(run)
     sections = [_section(slug, history[-last:], out) for slug, history in series.items()]
     written = [s["record"] for s in sections] + [p for s in sections for paths in s["figures"].values() for p in paths]
+    written += [p for s in sections for p in s["broke"].values()]
     written += [p for s in sections for p in s["trends"]]
     for name, entries in _benchmark_entries([s["run"] for s in sections]).items():
         (out / f"github-action-benchmark-{name}.json").write_text(json.dumps(entries, indent=1) + "\n")
@@ -46,7 +51,7 @@ def write_report(run_records: list[RunRecord], out: Path, last: int = 20) -> Pat
     return page
 
 
-MANIFEST = ".harness-report-files"  # what the last report wrote into its folder: all it may remove
+MANIFEST = REPORT_MANIFEST  # what the last report wrote into its folder: all it may remove
 
 
 def _remove_earlier_report(out: Path) -> None:
@@ -70,6 +75,8 @@ def _section(slug: str, history: list[RunRecord], out: Path) -> dict:
         "slug": slug, "run": run, "history": history, "record": record_path.name,
         "figures": {t.where: [p.relative_to(out).as_posix() for p in _phenomenon_figures(t, figures_dir)]
                     for t in run.tests},
+        "broke": {t.where: p.relative_to(out).as_posix() for t in run.tests
+                  if (p := _broken_metrics_figure(t, figures_dir)) is not None},
         "trends": ([p.relative_to(out).as_posix() for p in _trend_figures(history, figures_dir / "trends")]
                    if len(history) > 1 else []),
     }
@@ -78,12 +85,15 @@ def _section(slug: str, history: list[RunRecord], out: Path) -> dict:
 # --- figures ---------------------------------------------------------------------------------
 
 def _phenomenon_figures(test: TestRecord, folder: Path) -> list[Path]:
-    """One figure per `figure` its curves name (a line each), one heatmap per matrix."""
+    """Its metrics against claim and baseline first, then one figure per `figure` its curves name
+    (a line each; a single point is no curve: its value is in the table), one heatmap per matrix."""
     stem = _file_name(test.where)
+    paths = [plots.metrics(folder / f"{stem}--metrics.png", test.where, {
+        name: _judged_seeds(test, name) for name in test.metrics})] if test.metrics else []
     figures: dict[str, dict] = {}
     for name, curve in test.curves.items():
-        figures.setdefault(curve.figure, {})[curve.label or name] = curve
-    paths = []
+        if len(curve.x) > 1:
+            figures.setdefault(curve.figure, {})[curve.label or name] = curve
     for figure, curves in figures.items():
         try:
             paths.append(plots.curves(folder / f"{stem}--{_file_name(figure)}.png", f"{test.where}\n{figure}", curves))
@@ -98,6 +108,43 @@ def _phenomenon_figures(test: TestRecord, folder: Path) -> list[Path]:
     return paths
 
 
+def _broken_metrics_figure(test: TestRecord, folder: Path) -> Path | None:
+    """Only the metrics that failed, for the top of the page (None when no metric failed)."""
+    failed = [name for name in test.metrics if _colour(test, name) == plots.FAIL]
+    if not failed:
+        return None
+    return plots.metrics(folder / f"{_file_name(test.where)}--failed.png", "what failed",
+                         {name: _judged_seeds(test, name) for name in failed})
+
+
+def _judged_seeds(test: TestRecord, name: str) -> plots.Judged:
+    m = test.metrics[name]
+    colour = _colour(test, name)
+    return plots.Judged(values=m.values, colours=[colour] * len(m.values), claim=_claim_bounds(test, name),
+                        band=_baseline_band(test, name), baseline=m.baseline_mean)
+
+
+def _colour(test: TestRecord, name: str) -> str:
+    mine = [v for v in test.verdicts if v.metric == name]
+    if any(v.passed is False for v in mine):
+        return plots.FAIL
+    return plots.WARN if any(v.passed is None for v in mine) else plots.OK
+
+
+def _claim_bounds(test: TestRecord, name: str) -> list | None:
+    """The tightest [low, high] the test's claims put on the metric (None where open)."""
+    bounds = [v.bounds for v in test.verdicts if v.metric == name and v.kind != "baseline" and v.bounds]
+    if not bounds:
+        return None
+    lows = [b[0] for b in bounds if b[0] is not None]
+    highs = [b[1] for b in bounds if b[1] is not None]
+    return [max(lows) if lows else None, min(highs) if highs else None]
+
+
+def _baseline_band(test: TestRecord, name: str) -> list | None:
+    return next((v.bounds for v in test.verdicts if v.metric == name and v.kind == "baseline" and v.bounds), None)
+
+
 def _mean_over_seeds(values) -> np.ndarray | None:
     """rows × columns (seeds × rows × columns averaged over seeds); None when nothing is drawable."""
     array = np.asarray(plots.nan_for_none(values), dtype=float)
@@ -110,43 +157,57 @@ def _mean_over_seeds(values) -> np.ndarray | None:
 
 def _trend_figures(history: list[RunRecord], folder: Path) -> list[Path]:
     labels = [f"{r.git.commit}{'+' if r.git.dirty else ''} {r.created[5:16]}" for r in history]
-    wheres = sorted(t.where for t in history[-1].tests)  # what the reported run still has
+    newest = {t.where: t for t in history[-1].tests}  # what the reported run still has
     by_run = [{t.where: t for t in r.tests} for r in history]
     paths = []
-    for where in wheres:
+    for where in sorted(newest):
         names = sorted({m for tests in by_run if where in tests for m in tests[where].metrics})
-        series = {m: _across(by_run, where, lambda t, m=m: _mean_ci(t.metrics.get(m))) for m in names}
+        series = {m: _metric_trend(by_run, where, m, newest[where]) for m in names}
         paths += _trend(folder / f"{_file_name(where)}.png", where, labels, series, "", panels=True)
-    for group in sorted({where.split("/", 1)[0] for where in wheres}):
-        series = {where.split("/", 1)[1]: _across(by_run, where, lambda t: _time_median(t.time_s))
-                  for where in wheres if where.startswith(f"{group}/")}
-        paths += _trend(folder / f"time--{group}.png", f"{group}: time of the representative unit", labels,
-                        series, "median seconds (IQR bars)")
+    for group in sorted({where.split("/", 1)[0] for where in newest}):
+        series = {where.split("/", 1)[1]: _time_trend(by_run, where) for where in sorted(newest)
+                  if where.startswith(f"{group}/")}
+        paths += _trend(folder / f"time--{group}.png", f"{group}: time of the representative unit (red: slower "
+                        f"than {terminal.SLOW_RATIO}× baseline)", labels, series, "median seconds (IQR bars)")
     return paths
+
+
+def _metric_trend(by_run: list[dict], where: str, name: str, newest: TestRecord) -> plots.Judged:
+    """A metric across runs: each run's mean, its seeds' range, coloured by that run's verdict; the
+    claim and the baseline band as the newest run judged them."""
+    found = [tests[where] if where in tests and name in tests[where].metrics else None for tests in by_run]
+    nan = float("nan")
+    return plots.Judged(
+        values=[t.metrics[name].mean if t else nan for t in found],
+        low=[min(t.metrics[name].values) if t else nan for t in found],
+        high=[max(t.metrics[name].values) if t else nan for t in found],
+        colours=[_colour(t, name) if t else plots.OK for t in found],
+        claim=_claim_bounds(newest, name) if name in newest.metrics else None,
+        band=_baseline_band(newest, name) if name in newest.metrics else None,
+        baseline=newest.metrics[name].baseline_mean if name in newest.metrics else None)
+
+
+def _time_trend(by_run: list[dict], where: str) -> plots.Judged:
+    times = [tests[where] if where in tests and tests[where].time_s else None for tests in by_run]
+    nan = float("nan")
+    return plots.Judged(
+        values=[t.time_s.median if t else nan for t in times],
+        low=[t.time_s.median - t.time_s.iqr / 2 if t else nan for t in times],
+        high=[t.time_s.median + t.time_s.iqr / 2 if t else nan for t in times],
+        colours=[plots.FAIL if t and terminal.is_slow(t) else plots.OK for t in times])
 
 
 def _trend(path: Path, title: str, labels: list[str], series: dict, ylabel: str, panels: bool = False) -> list[Path]:
     """The trend figure over the runs that measured something in it (a run of a subset of the suite
     leaves no gap); nothing when fewer than two runs did."""
-    series = {k: v for k, v in series.items() if np.isfinite(v[0]).any()}
-    runs = [i for i in range(len(labels)) if any(np.isfinite(v[0][i]) for v in series.values())]
+    series = {k: v for k, v in series.items() if np.isfinite(np.asarray(v.values, float)).any()}
+    runs = [i for i in range(len(labels)) if any(np.isfinite(v.values[i]) for v in series.values())]
     if len(runs) < 2:
         return []
-    kept = {k: ([v[0][i] for i in runs], [v[1][i] for i in runs]) for k, v in series.items()}
+    pick = lambda values: None if values is None else [values[i] for i in runs]  # noqa: E731
+    kept = {k: dataclasses.replace(v, values=pick(v.values), colours=pick(v.colours), low=pick(v.low),
+                                   high=pick(v.high)) for k, v in series.items()}
     return [plots.trend(path, title, [labels[i] for i in runs], kept, ylabel, panels=panels)]
-
-
-def _across(by_run: list[dict[str, TestRecord]], where: str, pick) -> tuple[list, list]:
-    pairs = [pick(tests[where]) if where in tests else (np.nan, np.nan) for tests in by_run]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def _mean_ci(metric: MetricRecord | None) -> tuple[float, float]:
-    return (metric.mean, metric.ci95) if metric else (np.nan, np.nan)
-
-
-def _time_median(time_s: TimeSummary | None) -> tuple[float, float]:
-    return (time_s.median, time_s.iqr / 2) if time_s else (np.nan, np.nan)
 
 
 def _file_name(text: str) -> str:
@@ -161,7 +222,8 @@ def timing_rows(tests: list[TestRecord]) -> list[list[str]]:
         time_s, base = t.time_s, t.baseline_time_s
         if time_s:
             rows.append([t.where, f"{fmt(time_s.median)} s", f"{fmt(time_s.iqr)} s", str(len(time_s.rounds)),
-                         f"{fmt(base)} s" if base else "—", f"{time_s.median / base:.2f}×" if base else "—"])
+                         f"{fmt(base)} s" if base else "—",
+                         (f"{time_s.median / base:.2f}×" + (" SLOW" if terminal.is_slow(t) else "")) if base else "—"])
     return rows
 
 
@@ -205,7 +267,7 @@ def _markdown(section: dict) -> str:
                                                    disable_numparse=True)]
     figures = [(where, paths) for where, paths in section["figures"].items() if paths]
     if figures:
-        lines += ["", "### Curves"]
+        lines += ["", "### Figures"]
         for where, paths in figures:
             lines += ["", f"**{where}**", ""] + [f"![{where}]({p})" for p in paths]
     if section["trends"]:
@@ -218,17 +280,36 @@ def _markdown(section: dict) -> str:
 
 # --- HTML ------------------------------------------------------------------------------------
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
-th{background:#f2f2f2}tr.FAIL td{background:#fde2e2}tr.ok td:last-child{color:#17702a}
-.grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figure img{max-width:100%;border:1px solid #eee}
-.verdict-FAIL{color:#b00020}.verdict-ok{color:#17702a}code{background:#f5f5f5;padding:1px 4px}"""
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.2em 2em;max-width:1400px;color:#222}
+h1{font-size:1.5em;margin:.2em 0}h2{margin-top:1.4em;border-bottom:1px solid #ddd}.meta{color:#555;margin:.2em 0 1em}
+table{border-collapse:collapse;font-size:13px;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
+th{background:#f2f2f2}tr.FAIL td{background:#fde2e2}tr.ok td:last-child{color:#17702a}tr.slow td{background:#fff3cd}
+.grid{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}figure{margin:0}figure img{max-width:100%;border:1px solid #eee}
+.verdict-FAIL,.FAIL>.badge{color:#b00020}.verdict-ok{color:#17702a}code{background:#f5f5f5;padding:1px 4px}
+#broke{border:2px solid #b00020;border-radius:6px;padding:.4em 1em;background:#fff7f7}#broke h2{margin-top:.2em;border:0;color:#b00020}
+#broke .item{display:flex;gap:16px;align-items:flex-start;margin:.6em 0}#broke .item>div{flex:1 1 50%}
+#broke .item img{flex:0 1 auto;min-width:0;max-width:48%;max-height:300px;object-fit:contain;object-position:left top}.key{font-size:12px;color:#555}
+#broke ul{margin:.3em 0;padding-left:1.2em;font-size:14px;max-width:700px}.allgood{color:#17702a;font-weight:600}
+.warn{color:#8a5300}.about{color:#444;margin:.2em 0 .5em}.test{margin:1em 0 2em}.badge{font-size:.8em;margin-left:.5em}"""
+
+# Runs once the page has loaded: says on the page when a figure failed to load, and leaves what it
+# found on <body> (data-images, data-broken-images, data-broke-top) for the browser test to read.
+SELF_CHECK = """<script>addEventListener('load',function(){var imgs=[].slice.call(document.images);
+var bad=imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0)});var b=document.body;
+b.dataset.images=imgs.length;b.dataset.brokenImages=bad.length;var first=document.querySelector('#broke .item');
+b.dataset.brokeTop=first?Math.round(first.getBoundingClientRect().top):-1;if(bad.length){var p=document.createElement('p');
+p.className='warn';p.textContent=bad.length+' figure(s) did not load: keep the report folder together';b.prepend(p)}});</script>"""
+
+
+KEY = ("<p class=key>In the figures: a dot per seed (red: the metric failed), the bar their mean, the dashed "
+       "red line the claim's threshold, the green line the stored baseline mean and the green band where the "
+       "baseline check lets the mean be.</p>")
 
 
 def _html(sections: list[dict]) -> str:
     body = "\n".join(_html_section(s) for s in sections)
     return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>Deep-learning phenomena report</title>"
-            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+            f"<style>{STYLE}</style></head><body>\n{body}\n{SELF_CHECK}\n</body></html>\n")
 
 
 def _html_section(section: dict) -> str:
@@ -236,40 +317,67 @@ def _html_section(section: dict) -> str:
     env, counts = run.env, run.counts
     verdict = "FAIL" if counts["failed"] else "ok"
     parts = [
-        (f"<h1 class=verdict-{verdict}>{env['device_class']} · tier {run.tier}: {counts['failed']} failed, "
-        f"{counts['passed']} passed, {counts.get('xfailed', 0)} expected failures</h1>"),
-        (f"<p>commit <code>{_e(run.git.commit)}</code>{' (dirty)' if run.git.dirty else ''} · "
-        f"torch {_e(env['torch'])} · {_e(env.get('device', ''))} · {_e(run.created)} · merged record "
-        f"<a href='{_e(section['record'])}'>{_e(section['record'])}</a></p>"),
-        _html_table(terminal.HEADERS, terminal.table_rows(run.tests), verdict_column=5),
+        (f"<h1 class=verdict-{verdict}>{_e(env['device_class'])} · tier {_e(run.tier)}: {counts['failed']} failed, "
+         f"{counts['passed']} passed, {counts.get('xfailed', 0)} expected failures</h1>"),
+        (f"<p class=meta>commit <code>{_e(run.git.commit)}</code>{' (dirty)' if run.git.dirty else ''} · "
+         f"torch {_e(env['torch'])} · {_e(env.get('device', ''))} · {_e(run.created)} · merged record "
+         f"<a href='{_e(section['record'])}'>{_e(section['record'])}</a></p>"),
+        _html_broken(section),
+        "<h2>By group</h2>", _html_table(terminal.GROUP_HEADERS, terminal.group_rows(run)),
+        "<h2>Phenomena</h2>", KEY,
     ]
-    failures = terminal.failures(run.tests)
-    if failures:
-        parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{_e(s)}</li>" for s in failures) + "</ul>")
+    order = sorted(run.tests, key=lambda t: (t.group, t.outcome != "failed", t.where))
+    for group in sorted({t.group for t in run.tests}):
+        parts.append(f"<h3 id='group-{_e(_file_name(group))}'>{_e(group)}</h3>")
+        parts += [_html_test(t, section["figures"].get(t.where, [])) for t in order if t.group == group]
     timing = timing_rows(run.tests)
     if timing:
-        parts += ["<h2>Timing</h2>", _html_table(TIMING_HEADERS, timing)]
-    figures = [(where, paths) for where, paths in section["figures"].items() if paths]
-    if figures:
-        parts.append("<h2>Curves</h2>")
-        for where, paths in figures:
-            parts.append(f"<h3>{_e(where)}</h3><div class=grid>"
-                         + "".join(f"<figure><img src='{_e(p)}' alt='{_e(where)}'></figure>" for p in paths)
-                         + "</div>")
+        parts += ["<h2>Timing</h2>", _html_table(TIMING_HEADERS, timing, row_class=lambda r: "slow" if "SLOW" in r[5] else "")]
+    slow = terminal.slow_tests(run.tests)
+    if slow:
+        parts.append("<ul class=warn>" + "".join(f"<li>{_e(s)}</li>" for s in slow) + "</ul>")
     if section["trends"]:
         parts += [f"<h2>Trends across {len(section['history'])} runs</h2>",
                   _html_table(HISTORY_HEADERS, history_rows(section["history"])), "<div class=grid>"]
-        parts += [f"<figure><img src='{_e(p)}' alt='trend'></figure>" for p in section["trends"]]
+        parts += [f"<figure><img src='{_e(p)}' alt='trend' loading=lazy></figure>" for p in section["trends"]]
         parts.append("</div>")
     return "\n".join(parts)
 
 
-def _html_table(headers: list[str], rows: list[list[str]], verdict_column: int | None = None) -> str:
+def _html_broken(section: dict) -> str:
+    """What broke, first: each failed test with its sentences and its first figure, linked below."""
+    failed = terminal.broken(section["run"].tests)
+    if not failed:
+        return "<p class=allgood>Nothing broke: every claim and baseline check of this run held.</p>"
+    items = []
+    for test, sentences in failed:
+        figure = [section["broke"][test.where]] if test.where in section["broke"] else []
+        items.append(
+            f"<div class=item><div><a href='#{_e(_anchor(test))}'><strong>{_e(test.where)}</strong></a>"
+            f"<ul>{''.join(f'<li>{_e(s)}</li>' for s in sentences)}</ul></div>"
+            + "".join(f"<img src='{_e(p)}' alt='{_e(test.where)}'>" for p in figure) + "</div>")
+    return f"<section id=broke><h2>What broke ({len(failed)})</h2>{KEY}{''.join(items)}</section>"
+
+
+def _html_test(test: TestRecord, figures: list[str]) -> str:
+    verdict = {"passed": "ok", "xfailed": "xfail"}.get(test.outcome, "FAIL")
+    return (f"<div class='test {verdict}' id='{_e(_anchor(test))}'><h4>{_e(test.where)}"
+            f"<span class=badge>{verdict}</span></h4>"
+            + (f"<p class=about>{_e(test.about)}</p>" if test.about else "")
+            + _html_table(terminal.HEADERS[1:], [r[1:] for r in terminal.table_rows([test])],
+                          row_class=lambda r: r[4])
+            + "<div class=grid>" + "".join(f"<figure><img src='{_e(p)}' alt='{_e(test.where)}' loading=lazy></figure>"
+                                           for p in figures) + "</div></div>")
+
+
+def _anchor(test: TestRecord) -> str:
+    return "t-" + _file_name(test.where)
+
+
+def _html_table(headers: list[str], rows: list[list[str]], row_class=lambda row: "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        f"<tr class='{_e(row[verdict_column]) if verdict_column is not None else ''}'>"
-        + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
-        for row in rows)
+    body = "".join(f"<tr class='{_e(row_class(row))}'>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
+                   for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

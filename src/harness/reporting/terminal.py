@@ -1,6 +1,6 @@
 """What a person reads in the terminal and in a CI job summary: the verdict table, one progress
-line per finished test, the slow-test warnings, the Markdown summary and the before → after
-table of a baseline update."""
+line per finished test, the slow-test warnings, what broke and the per-group counts, the Markdown
+summary and the before → after table of a baseline update."""
 
 from __future__ import annotations
 
@@ -70,11 +70,16 @@ def progress_line(record: TestRecord, seconds: float) -> str:
             f"  ({seconds:.1f} s)")
 
 
+def is_slow(test: TestRecord) -> bool:
+    """Its unit took more than SLOW_RATIO × its baseline time (a warning, never a failure)."""
+    return bool(test.time_s and test.baseline_time_s and test.time_s.median > SLOW_RATIO * test.baseline_time_s)
+
+
 def slow_tests(tests: list[TestRecord]) -> list[str]:
     """Sentences for tests past SLOW_RATIO of their baseline time (a warning, never a failure)."""
     out = []
     for t in tests:
-        if t.time_s and t.baseline_time_s and t.time_s.median > SLOW_RATIO * t.baseline_time_s:
+        if is_slow(t):
             out.append(f"{t.where}: {fmt(t.time_s.median)} s vs baseline {fmt(t.baseline_time_s)} s "
                        f"({t.time_s.median / t.baseline_time_s:.2f}×); confirm with `harness compare`")
     return out
@@ -102,35 +107,75 @@ def budget_line(record: RunRecord) -> str:
             + ", ".join(f"{name.removeprefix('benchmarks/')} {seconds:.1f} s" for name, seconds in slowest))
 
 
-def failures(tests: list[TestRecord]) -> list[str]:
-    return [v.sentence for t in tests for v in t.verdicts if v.passed is False]
+def broken(tests: list[TestRecord]) -> list[tuple[TestRecord, list[str]]]:
+    """Each failed test with the sentences of its failing checks (claims, guards, regressions)."""
+    out = []
+    for t in tests:
+        sentences = [v.sentence for v in t.verdicts if v.passed is False]
+        if sentences or t.outcome == "failed":
+            out.append((t, sentences or ["failed before its checks ran: see the test's log"]))
+    return out
+
+
+GROUP_HEADERS = ["group", "tests", "passed", "failed", "xfailed", "warned", "time"]
+
+
+def group_rows(run: RunRecord) -> list[list[str]]:
+    """Per group: its tests by outcome, those with a warning (a check that could not run, a slow
+    unit), and the seconds its tests took (setup, call and teardown)."""
+    rows = []
+    for group in sorted({t.group for t in run.tests}):
+        tests = [t for t in run.tests if t.group == group]
+        count = lambda outcome: sum(t.outcome == outcome for t in tests)  # noqa: E731
+        warned = sum(any(v.passed is None for v in t.verdicts) or is_slow(t) for t in tests)
+        seconds = sum(run.durations.get(t.nodeid, 0.0) for t in tests)
+        rows.append([group, str(len(tests)), str(count("passed")), str(count("failed")), str(count("xfailed")),
+                     str(warned), f"{seconds:.0f} s" if run.durations else "—"])
+    return rows
 
 
 def terminal_table(tests: list[TestRecord]) -> str:
     return tabulate(table_rows(tests), headers=HEADERS, tablefmt="simple", disable_numparse=True)
 
 
-def markdown_summary(record: RunRecord) -> str:
+GITHUB_SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub accepts in one step's $GITHUB_STEP_SUMMARY
+
+
+def markdown_summary(record: RunRecord, limit: int = GITHUB_SUMMARY_LIMIT) -> str:
+    """The run for a CI job summary, in the report's order: what broke (with its sentences), the
+    groups, then every test's rows; within GitHub's size limit (the table is cut, saying so, when
+    the whole would not fit)."""
     tests, counts, env = record.tests, record.counts, record.env
-    lines = [
+    head = [
         (f"## Deep-learning phenomena: {counts['failed']} failed, {counts['passed']} passed, "
          f"{counts['xfailed']} expected failures"),
         "",
         (f"Device class `{env['device_class']}` · tier `{record.tier}` · commit `{record.git.commit}`"
          f"{' (dirty)' if record.git.dirty else ''} · torch {env['torch']} · {record.created}"),
-        "",
-        (tabulate(table_rows(tests), headers=HEADERS, tablefmt="github", disable_numparse=True)
-         if tests else "_no phenomena ran_"),
     ]
-    failed = failures(tests)
+    failed = broken(tests)
     if failed:
-        lines += ["", "### Failures", ""] + [f"- {s}" for s in failed]
+        head += ["", "### What broke", ""]
+        head += [f"- **{t.where}**: " + " ".join(sentences) for t, sentences in failed]
+    if tests:
+        head += ["", "### By group", "", tabulate(group_rows(record), headers=GROUP_HEADERS, tablefmt="github",
+                                                  disable_numparse=True)]
+    tail = []
     slow = slow_tests(tests)
     if slow:
-        lines += ["", "### Slower than baseline (not a failure)", ""] + [f"- {s}" for s in slow]
+        tail += ["", "### Slower than baseline (not a failure)", ""] + [f"- {s}" for s in slow]
     if tests:
-        lines += ["", "### Time", "", budget_line(record).removeprefix("harness: ")]
-    return "\n".join(lines) + "\n"
+        tail += ["", "### Time", "", budget_line(record).removeprefix("harness: ")]
+    rows = table_rows(tests)
+    table = tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True) if tests else "_no phenomena ran_"
+    text = "\n".join([*head, "", "### Every check", "", table, *tail]) + "\n"
+    while len(text.encode("utf-8")) > limit and rows:
+        rows = rows[: len(rows) // 2]
+        table = (tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True)
+                 + f"\n\n_{len(table_rows(tests)) - len(rows)} more rows left out to fit GitHub's job-summary "
+                   f"limit; the run record and the HTML report have them all._")
+        text = "\n".join([*head, "", "### Every check", "", table, *tail]) + "\n"
+    return text
 
 
 def update_table(written: list[tuple], root: Path | None = None) -> str:

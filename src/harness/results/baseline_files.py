@@ -8,15 +8,14 @@ kept; an interrupted write leaves the old file and no temporary one.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import math
 import os
 import tempfile
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 
 from harness.results.schema import DIRECTIONS
 
@@ -210,11 +209,6 @@ def _replace(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def _locked(path: Path) -> FileLock:
+    """An exclusive lock beside the file (fcntl on POSIX, msvcrt on Windows, through filelock)."""
+    return FileLock(path.with_name(f".{path.name}.lock"))

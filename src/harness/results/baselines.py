@@ -87,10 +87,12 @@ def _compare_metric(where: str, name: str, base: Summary, values: list, metric: 
                      + f" lies {'more than' if len(outliers) == 1 else 'each more than'} {fmt(seed_tol)} "
                      f"the wrong way from the baseline mean — a collapsed or diverged seed")
     regressed = worse > tol or bool(outliers)
+    band = {"higher": [base.mean - tol, None], "lower": [None, base.mean + tol]}.get(
+        metric.direction, [base.mean - tol, base.mean + tol])  # where the run's mean passes
     if regressed and metric.timing:
         return Verdict("baseline", name, None, sentence + " — time-derived, so a warning only; "
-                       "confirm with `harness compare` on a quiet machine", name)
-    return Verdict("baseline", name, not regressed, sentence, name)
+                       "confirm with `harness compare` on a quiet machine", name, band)
+    return Verdict("baseline", name, not regressed, sentence, name, band)
 
 
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a group or device class: one folder or file name

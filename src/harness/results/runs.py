@@ -59,14 +59,21 @@ def load_run_record(path: Path) -> RunRecord:
         raise ValueError(f"{path}: {err}") from err
 
 
+REPORT_MANIFEST = ".harness-report-files"  # marks a report's folder: what the report wrote there
+
+
 def load_run_records(paths: list[Path]) -> list[RunRecord]:
     """Every record named, directories searched for `*.json` run records (recursively, so a folder of
-    downloaded CI artifacts works); files in a directory that are not run records are skipped."""
+    downloaded CI artifacts works); files in a directory that are not run records are skipped, and
+    so are the merged copies inside report folders below it (`--plots` writes its report beside the
+    record; reading both would count the run twice). A report folder named itself is read."""
     records = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
             for candidate in sorted(path.rglob("*.json")):
+                if candidate.parent != path and (candidate.parent / REPORT_MANIFEST).exists():
+                    continue
                 try:
                     records.append(load_run_record(candidate))
                 except ValueError:

@@ -46,6 +46,11 @@ class Verdict:
     passed: bool | None
     sentence: str
     metric: str | None = None  # the one metric the check is about, for the table; None if several
+    bounds: list | None = None  # [low, high] a threshold or band puts on that metric (None: open end), for figures
+
+    def __post_init__(self):
+        if self.bounds is not None:  # plain floats for JSON, whatever number type the check was given
+            object.__setattr__(self, "bounds", [None if b is None else float(b) for b in self.bounds])
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Curve:
     ylabel: str
     figure: str
     label: str | None = None
+    log: str = ""  # axes drawn on a log scale: "x", "y" or "xy" (the claim is a slope or ratio over decades)
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ class TestRecord:
     matrices: dict[str, Matrix] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)  # kept in the record, neither compared nor drawn
     outcome: str = "passed"
+    about: str = ""  # the benchmark docstring's title: the phenomenon and its source, in one line
 
     def with_outcome(self, outcome: str) -> TestRecord:
         return dataclasses.replace(self, outcome=outcome)
