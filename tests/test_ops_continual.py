@@ -73,10 +73,17 @@ def test_ewc_single_quadratic_has_the_gradient_of_the_per_task_sum():
     assert merged.shape == (2,)
 
 
-def test_empirical_fisher_is_the_mean_squared_per_example_gradient():
+# a plain MLP takes the (δ²)ᵀ(a²) shortcut; with a dropout layer (inactive when evaluating) the same
+# network goes through the per-example gradients: both must match the explicit loops
+PATHS = pytest.mark.parametrize("dropout", [0.0, 0.1], ids=["plain-mlp-shortcut", "per-example-gradients"])
+
+
+@PATHS
+def test_empirical_fisher_is_the_mean_squared_per_example_gradient(dropout):
     digits = load_dataset("digits")
     x, y = digits.x[:40], digits.y[:40]
-    result = train(lambda: mlp([64, 8, 10]), TrainData(x, y), [0, 1], TrainConfig(epochs=1, batch_size=20), "cpu")
+    result = train(lambda: mlp([64, 8, 10], dropout=dropout), TrainData(x, y), [0, 1],
+                   TrainConfig(epochs=1, batch_size=20), "cpu")
     fisher = diagonal_fisher(result, x, y)
     for i in range(2):
         model = result.model(i)
@@ -90,11 +97,12 @@ def test_empirical_fisher_is_the_mean_squared_per_example_gradient():
             assert torch.allclose(fisher[k][i], value, atol=1e-6, rtol=1e-4), k
 
 
-def test_true_fisher_weighs_every_class_by_the_models_probability():
+@PATHS
+def test_true_fisher_weighs_every_class_by_the_models_probability(dropout):
     digits = load_dataset("digits")
     x = digits.x[:12]
-    result = train(lambda: mlp([64, 6, 10]), TrainData(x, digits.y[:12]), [0, 1], TrainConfig(epochs=1, batch_size=6),
-                   "cpu")
+    result = train(lambda: mlp([64, 6, 10], dropout=dropout), TrainData(x, digits.y[:12]), [0, 1],
+                   TrainConfig(epochs=1, batch_size=6), "cpu")
     fisher = diagonal_fisher(result, x)
     for i in range(2):
         model = result.model(i)

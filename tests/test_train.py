@@ -309,7 +309,7 @@ def test_plain_mlps_take_the_batched_matmul_path_and_agree_with_each_seed(per_se
     same outputs as running each seed's own module (and the path is really taken)."""
     from torch.func import stack_module_state
 
-    from harness.stacked import _is_plain_mlp, forward_all
+    from harness.stacked import forward_all, is_plain_mlp
 
     models = [nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.Tanh(), nn.Linear(7, 3)) for _ in range(4)]
     params, buffers = stack_module_state(models)
@@ -317,4 +317,9 @@ def test_plain_mlps_take_the_batched_matmul_path_and_agree_with_each_seed(per_se
     out = forward_all(models[0], params, buffers, x, per_seed, {})
     expected = torch.stack([m(x[i] if per_seed else x) for i, m in enumerate(models)])
     torch.testing.assert_close(out, expected)
-    assert _is_plain_mlp(models[0]) and not _is_plain_mlp(mlp([12, 7, 3], dropout=0.5))
+    assert is_plain_mlp(models[0]) and not is_plain_mlp(mlp([12, 7, 3], dropout=0.5))
+    # a Linear on inputs with more than one dimension acts on the last, as nn.Linear does
+    deep = [nn.Sequential(nn.Linear(4, 2, bias=False)) for _ in range(4)]
+    params, buffers = stack_module_state(deep)
+    out = forward_all(deep[0], params, buffers, x, per_seed, {})
+    torch.testing.assert_close(out, torch.stack([m(x[i] if per_seed else x) for i, m in enumerate(deep)]))

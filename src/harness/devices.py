@@ -152,7 +152,8 @@ def restore_torch_settings(saved: dict) -> None:
     (torch.backends.fp32_precision, torch.backends.cuda.matmul.fp32_precision,
      torch.backends.cudnn.conv.fp32_precision) = saved["fp32_precision"]
     enabled, warn_only = saved["deterministic"]
-    torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    if torch_settings()["deterministic"] != (enabled, warn_only):  # its first call costs ~1.5 s: only on a change
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
     torch.backends.cudnn.benchmark = saved["cudnn_benchmark"]
     torch.set_flush_denormal(False)
 

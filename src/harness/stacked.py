@@ -137,7 +137,7 @@ def stack_seeds(parts) -> tuple[torch.Tensor, ...]:
 
 
 # Elementwise layers without parameters or randomness: a stack of Linear layers between them is
-# computed with batched matmuls directly (`_stacked_mlp`), the same math as vmap without its
+# computed with batched matmuls directly (`stacked_mlp`), the same math as vmap without its
 # per-op dispatch: on the 2-core CPU an MLP 64-256-256-10 step (3 seeds, batch 32) took 3.1 ms
 # forward + backward through vmap and 2.0 ms this way.
 ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity)
@@ -145,8 +145,8 @@ ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.S
 
 def forward_all(template, params, buffers, x, per_seed: bool, kwargs) -> torch.Tensor:
     """The model of every seed on its inputs (x [S, B, ...] per seed, or [B, ...] shared) → [S, B, C]."""
-    if not kwargs and _is_plain_mlp(template):
-        return _stacked_mlp(template, params, x if per_seed else x.expand(next(iter(params.values())).shape[0],
+    if not kwargs and is_plain_mlp(template):
+        return stacked_mlp(template, params, x if per_seed else x.expand(next(iter(params.values())).shape[0],
                                                                           *x.shape))
     def one(p, b, xi):
         return functional_call(template, (p, b), (xi,), kwargs)
@@ -162,7 +162,7 @@ def forward_all(template, params, buffers, x, per_seed: bool, kwargs) -> torch.T
                            f"with train(..., batched=False)") from err
 
 
-def _is_plain_mlp(template) -> bool:
+def is_plain_mlp(template) -> bool:
     """An nn.Sequential of Linear layers, elementwise activations and flattening only."""
     plain = getattr(template, "_harness_plain_mlp", None)
     if plain is None:
@@ -174,16 +174,23 @@ def _is_plain_mlp(template) -> bool:
 
 
 def stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """F.linear for every seed at once: x [S, B, in], weight [S, out, in], bias [S, out] → [S, B, out]."""
+    """F.linear for every seed at once: x [S, ..., in], weight [S, out, in], bias [S, out] → [S, ..., out]."""
+    rows = x.reshape(x.shape[0], -1, x.shape[-1])
     transposed = weight.transpose(1, 2)
-    return torch.bmm(x, transposed) if bias is None else torch.baddbmm(bias.unsqueeze(1), x, transposed)
+    out = torch.bmm(rows, transposed) if bias is None else torch.baddbmm(bias.unsqueeze(1), rows, transposed)
+    return out.reshape(*x.shape[:-1], weight.shape[1])
 
 
-def _stacked_mlp(template, params: dict, x: torch.Tensor) -> torch.Tensor:
+def stacked_mlp(template, params: dict, x: torch.Tensor, linear_io: list | None = None) -> torch.Tensor:
+    """The plain MLP on stacked params; `linear_io`, when given, receives (layer name, input,
+    output) of every Linear layer (per-example gradient sums need them: harness.ops.continual)."""
     h = x
     for name, module in template.named_children():
         if isinstance(module, nn.Linear):
-            h = stacked_linear(h, params[f"{name}.weight"], params.get(f"{name}.bias"))
+            out = stacked_linear(h, params[f"{name}.weight"], params.get(f"{name}.bias"))
+            if linear_io is not None:
+                linear_io.append((name, h, out))
+            h = out
         elif isinstance(module, nn.Flatten):
             h = h.flatten(2, module.end_dim if module.end_dim < 0 else module.end_dim + 1)
         else:

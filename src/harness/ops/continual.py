@@ -26,7 +26,7 @@ from torch.func import functional_call, grad, vmap
 
 from harness.data import Dataset, select_classes
 from harness.seeds import torch_generator
-from harness.stacked import TrainData, TrainResult, cross_entropy_per_seed
+from harness.stacked import TrainData, TrainResult, cross_entropy_per_seed, is_plain_mlp, stacked_mlp
 from harness.train import TrainConfig, train
 
 FISHER_CHUNK = 256  # examples per per-example-gradient pass: bounds memory at S × chunk × parameters
@@ -163,8 +163,16 @@ def diagonal_fisher(result: TrainResult, x: torch.Tensor, y: torch.Tensor | None
     log p(c | x) under the model's own predictive distribution, E_x Σ_c p(c|x) (∂ log p(c|x))².
     y given [N] — the empirical Fisher: the squared gradient at the true label only. The two part
     where the model is confident and right: the empirical one then vanishes with the loss, while
-    the true one still weighs every class the model could say."""
+    the true one still weighs every class the model could say.
+
+    A plain MLP (Linear layers and activations on flat inputs) takes an exact shortcut: a Linear
+    layer's per-example gradient is δ aᵀ, so the sum of its squares over examples is (δ²)ᵀ(a²), one
+    matmul per class instead of a gradient per example (the same values to 3e-7 relative; for an
+    MLP 64-256-256-10 on 300 rows × 3 seeds 0.09 s against 5.5 s, 1 thread)."""
     template = result.template
+    shortcut = _plain_mlp_fisher(result, x, y, per_seed) if is_plain_mlp(template) else None
+    if shortcut is not None:
+        return shortcut
 
     def weighted_log_prob(p, b, xi, ci, wi):  # √p_c · log p_c(x): its squared gradient is p_c (∂ log p_c)²
         return -wi.sqrt() * F.cross_entropy(functional_call(template, (p, b), (xi.unsqueeze(0),)), ci.unsqueeze(0))
@@ -177,14 +185,47 @@ def diagonal_fisher(result: TrainResult, x: torch.Tensor, y: torch.Tensor | None
         sl = slice(start, start + FISHER_CHUNK)
         xs = x[:, sl] if per_seed else x[sl]
         probs = result.forward(xs, per_seed=per_seed).softmax(-1)  # [S, n, C]
-        rows = torch.arange(probs.shape[1], device=x.device)
-        terms = ([(y[sl], torch.ones_like(probs[..., 0]))] if y is not None  # (labels [n], weights [S, n])
-                 else [(torch.full_like(rows, c), probs[..., c]) for c in range(probs.shape[-1])])
-        for labels, weights in terms:
+        for labels, weights in _fisher_terms(probs, None if y is None else y[sl]):
             with torch.enable_grad():
                 grads = per_model(result.params, result.buffers, xs, labels, weights)
             for k, g in grads.items():
                 total[k] += (g ** 2).sum(1)
+    return {k: v / n for k, v in total.items()}
+
+
+def _fisher_terms(probs: torch.Tensor, y: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(labels [n], weights [S, n]) whose weighted squared log-likelihood gradients sum to the
+    Fisher: each class weighted by its predicted probability, or the true labels with weight 1."""
+    if y is not None:
+        return [(y, torch.ones_like(probs[..., 0]))]
+    rows = torch.arange(probs.shape[1], device=probs.device)
+    return [(torch.full_like(rows, c), probs[..., c]) for c in range(probs.shape[-1])]
+
+
+def _plain_mlp_fisher(result: TrainResult, x: torch.Tensor, y: torch.Tensor | None, per_seed: bool) -> dict | None:
+    """diagonal_fisher for a plain MLP from each Linear layer's inputs a and output gradients δ:
+    Σ_n (δ_n a_nᵀ)² = (δ²)ᵀ(a²). None when a layer sees more than one vector per example (the
+    square of a sum over positions does not factor): then the per-example path runs."""
+    params = {k: v.detach().requires_grad_() for k, v in result.params.items()}
+    total = {k: torch.zeros_like(v) for k, v in params.items()}
+    n_seeds = next(iter(params.values())).shape[0]
+    n = x.shape[1] if per_seed else x.shape[0]
+    for start in range(0, n, FISHER_CHUNK):
+        xs = x[:, start:start + FISHER_CHUNK] if per_seed else x[start:start + FISHER_CHUNK].expand(n_seeds, -1, *x.shape[1:])
+        linear_io: list = []
+        with torch.enable_grad():
+            log_probs = stacked_mlp(result.template, params, xs, linear_io).log_softmax(-1)  # [S, n, C]
+            if any(inputs.dim() != 3 for _, inputs, _ in linear_io):
+                return None
+            labels_y = None if y is None else y[start:start + FISHER_CHUNK]
+            for labels, weights in _fisher_terms(log_probs.detach().exp(), labels_y):
+                picked = log_probs.gather(-1, labels.expand(n_seeds, -1).unsqueeze(-1)).squeeze(-1)
+                deltas = torch.autograd.grad((weights.sqrt() * picked).sum(), [out for _, _, out in linear_io],
+                                             retain_graph=True)
+                for (name, inputs, _), delta in zip(linear_io, deltas, strict=True):
+                    total[f"{name}.weight"] += torch.einsum("sno,sni->soi", delta ** 2, inputs.detach() ** 2)
+                    if f"{name}.bias" in total:
+                        total[f"{name}.bias"] += (delta ** 2).sum(1)
     return {k: v / n for k, v in total.items()}
 
 
