@@ -128,3 +128,12 @@ def test_a_bare_cuda_device_gets_its_index(monkeypatch):
     assert devices.normalise("cuda") == torch.device("cuda", 1)
     assert devices.normalise("cuda:0") == torch.device("cuda", 0)
     assert devices.normalise("cpu") == torch.device("cpu")
+
+
+def test_the_shape_probe_times_the_trainers_own_matmuls():
+    from harness.timing import stacked_matmul_flops, summarize_rounds
+
+    rate = stacked_matmul_flops(torch.device("cpu"), [8, 16, 4], seeds=2, batch=4, rounds=3)
+    assert 0 < rate < 1e14  # FLOP/s of a real measurement, not a count
+    # one IQR everywhere: pytest-benchmark's quartiles (its method 3 for an odd count)
+    assert summarize_rounds([1.0, 2.0, 3.0, 4.0, 5.0])["iqr"] == 2.5

@@ -70,3 +70,19 @@ def matmul_peak_flops(device: torch.device, n: int | None = None, dtype=torch.fl
     b = torch.randn(n, n, device=device, dtype=dtype)
     seconds = statistics.median(time_rounds(lambda: a @ b, device, rounds, warmup=2))
     return 2 * n**3 / seconds
+
+
+def stacked_matmul_flops(device: torch.device, widths, seeds: int, batch: int, rounds: int = 5) -> float:
+    """Measured FLOP/s of one forward pass of a plain MLP's matmuls at the trainer's own shapes
+    (`seeds` stacked models, `batch` rows, layers `widths`), as the batched trainer issues them.
+    The fair ceiling for its throughput where small kernels are launch-bound (a GPU), which an
+    n×n probe overstates."""
+    layers = list(zip(widths[:-1], widths[1:], strict=True))
+    inputs = [torch.randn(seeds, batch, a, device=device) for a, _ in layers]
+    weights = [torch.randn(seeds, a, b, device=device) for a, b in layers]
+    flops = 2 * seeds * batch * sum(a * b for a, b in layers)
+
+    def forward():
+        for x, w in zip(inputs, weights, strict=True):
+            torch.bmm(x, w)
+    return flops / statistics.median(time_rounds(forward, device, rounds, warmup=2))
