@@ -9,7 +9,7 @@ import yaml
 from fake_records import phenomenon_record, run_record, write
 
 from harness import cli
-from harness.reporting import site, terminal
+from harness.reporting import figures, site, terminal
 from harness.results.runs import load_run_record
 from harness.results.schema import Curve, Matrix, Verdict
 
@@ -108,12 +108,12 @@ def test_curves_share_a_figure_only_when_they_name_it(tmp_path):
     ([[1.0, None], [None, 2.0]], (2, 2)),  # a non-finite cell was stored as null
 ])
 def test_matrices_average_over_seeds(values, shape):
-    array = site._mean_over_seeds(values)
+    array = figures.mean_over_seeds(values)
     assert array.shape == shape
 
 
 def test_a_matrix_without_finite_values_is_not_drawn():
-    assert site._mean_over_seeds([[None, None], [None, None]]) is None
+    assert figures.mean_over_seeds([[None, None], [None, None]]) is None
 
 
 def test_compare_accepts_a_folder_of_one_runs_shards(tmp_path, capsys):
