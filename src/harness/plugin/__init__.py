@@ -1,9 +1,9 @@
-"""The pytest plugin: options, markers, the baseline check after each test, and the session's outputs.
+"""The pytest plugin: options, markers, groups, selection, and the baseline check after each test.
 
 Loaded through its `pytest11` entry point wherever the package is installed (`-p no:harness` turns
 it off). It changes nothing for a test that asks for no harness fixture: torch's numerics are set
-only around harness tests (`harness.plugin.scope`) and the run record is written only when one ran.
-A benchmark test asks for
+only around harness tests (`harness.plugin.scope`) and the run record is written only when one ran
+(`harness.plugin.outputs`: run record, summaries, baselines written). A benchmark test asks for
 `claim` (records metrics and claims), `cfg` (its tier's config), `bench` (times a unit),
 `device`, `tier` and `seeds` (`harness.plugin.fixtures`). After the test body returns, the plugin
 compares the metrics with the stored baseline for this device class and fails the test once with
@@ -13,7 +13,6 @@ every failing sentence. Reporting modules are imported only when a session has s
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,10 @@ from harness.plugin.fixtures import CLAIM
 from harness.plugin.identity import GROUPS_KEY, INI, declare_groups, folder_group
 from harness.plugin.outcome import check_baseline, record_of
 from harness.plugin.scope import is_harness_test
-from harness.plugin.session import RECORD_KEY, SESSION, HarnessSession, from_options
-from harness.results import baselines
-from harness.results.runs import utc_now, write_run_record
-from harness.results.schema import RunRecord, Verdict
+from harness.plugin.session import RECORD_KEY, SESSION, from_options
+from harness.results.schema import Verdict
 
-pytest_plugins = ["harness.plugin.fixtures"]
+pytest_plugins = ["harness.plugin.fixtures", "harness.plugin.outputs"]
 
 
 def _int_at_least(minimum: int, option: str, kind: str):
@@ -229,72 +226,3 @@ def _attach_record(item, extra_verdicts: list[Verdict]) -> None:
     if claim is not None:
         record = record_of(item, item.config.stash[SESSION], claim, extra_verdicts)
         item.user_properties.append((RECORD_KEY, record.to_json()))
-
-
-@pytest.hookimpl
-def pytest_sessionfinish(session, exitstatus):
-    config = session.config
-    s = config.stash.get(SESSION, None)
-    if s is None or hasattr(config, "workerinput"):
-        return  # xdist workers leave writing to the controller
-    if s.update and exitstatus == pytest.ExitCode.INTERRUPTED:
-        s.errors.append("baselines not updated: the session was interrupted, so no entry is written "
-                        "(run the update again to the end)")
-    elif s.update:
-        try:
-            s.written = baselines.write_records(s.baselines_dir, s.device_class, s.records)
-        except baselines.BaselineError as err:  # changed on disk during the run
-            s.errors.append(f"baselines not updated: {err}")
-            session.exitstatus = pytest.ExitCode.USAGE_ERROR
-    if s.records:
-        from harness.reporting.terminal import markdown_summary
-
-        record = s.run_record = _run_record(config, s)
-        path = write_run_record(s.results_dir, record)
-        summary = markdown_summary(record)
-        path.with_suffix(".md").write_text(summary, encoding="utf-8")
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
-            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as out:
-                out.write(summary)
-        s.outputs = [path, path.with_suffix(".md")]
-        if s.plots:
-            from harness.reporting import site  # matplotlib: only when asked for
-
-            s.outputs.append(site.write_report([record], path.with_suffix("")))
-
-
-def _run_record(config, s: HarnessSession) -> RunRecord:
-    counts = {"passed": 0, "failed": 0, "xfailed": 0}
-    for rec in s.records:
-        counts[rec.outcome if rec.outcome in counts else "failed"] += 1
-    return RunRecord(
-        created=utc_now(), git=s.git, env=s.env, tier=s.tier, n_seeds=s.n_seeds, seed_offset=s.seed_offset,
-        args=list(config.invocation_params.args), counts=counts,
-        run_id=os.environ.get("HARNESS_RUN_ID") or None, shard=s.shard,
-        tests=sorted(s.records, key=lambda r: r.nodeid),
-        durations={nodeid: round(seconds, 3) for nodeid, seconds in sorted(s.durations.items())},
-    )
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    s = config.stash.get(SESSION, None)
-    if s is None:
-        return
-    tr = terminalreporter
-    for error in s.errors:
-        tr.write_line(f"harness: error: {error}", red=True)
-    if not s.records:
-        return
-    from harness.reporting import terminal
-
-    tr.write_sep("=", f"deep-learning phenomena ({s.device_class}, tier {s.tier})")
-    tr.write_line(terminal.terminal_table(sorted(s.records, key=lambda r: r.nodeid)))
-    for line in terminal.slow_tests(s.records):
-        tr.write_line(f"warning: slower than baseline: {line}", yellow=True)
-    if s.written:
-        tr.write_sep("-", "baselines updated (before → after)")
-        tr.write_line(terminal.update_table(s.written, Path(config.rootpath)))
-    for path in s.outputs:
-        tr.write_line(f"harness: wrote {path}")
-    if s.run_record is not None:
-        tr.write_line(terminal.budget_line(s.run_record))
