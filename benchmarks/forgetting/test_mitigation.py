@@ -54,10 +54,13 @@ Measured (cpu, 2 threads, 5 seeds):
   plain forgetting 0.186±0.069; task A gap paired p < 0.05; replay 0.909±0.015. True Fisher,
   λ = 300: EWC domain 0.726±0.046 vs 0.552±0.071 (gain 0.175); class-incremental 0.198±0.024,
   read task-incrementally 0.970±0.006 against plain 0.675±0.041.
-- Smoke tier: the Fisher is estimated on 128 rows per task. The true Fisher costs one gradient per
-  class, 10× the empirical one (7.6 s against 0.7 s for 512 rows and 3 seeds); 128 rows keep its
-  figures (seeds 0–4, λ = 300: domain gain 0.177 with 128 rows, 0.175 with 512, 0.174 with all
-  1300; task-incremental gain 0.22–0.34 with 128 rows). The full tier uses every row.
+- Both tiers estimate the Fisher on every training row of a task. The smoke tier once used 128
+  rows because the true Fisher cost one gradient per example and class (7.6 s for 512 rows and 3
+  seeds); computed in closed form for this plain MLP it takes 0.09 s for 300 rows, and the gain
+  was the same either way (seeds 0–4, λ = 300: domain gain 0.177 with 128 rows, 0.174 with all
+  1300). Smoke on all rows, 12 seeds: EWC domain avg accuracy 0.719±0.046 vs plain 0.557±0.050;
+  class-incremental read task-incrementally 0.964±0.016 vs 0.684±0.080. Held-out seeds
+  200000–200004: 0.727 vs 0.567 and 0.950 vs 0.650; all five tests pass.
 """
 
 from __future__ import annotations
@@ -95,13 +98,12 @@ class Config:
     permuted: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=5, batch_size=32, lr=1e-3, eval_every=5))
     replay_per_class: int = 20
     ewc_strength: float = 300.0
-    fisher_examples: int | None = 128  # rows per task the Fisher is estimated on (None: all)
+    fisher_examples: int | None = None  # rows per task the Fisher is estimated on (None: all)
     fisher: str = "true"  # Kirkpatrick et al.'s; "empirical" squares the gradient at the true label
 
 
 TIERS = {"smoke": Config(),
-         "full": Config(hat=TrainConfig(epochs=15, batch_size=32, optimizer="sgd", lr=0.1, eval_every=15),
-                        fisher_examples=None)}
+         "full": Config(hat=TrainConfig(epochs=15, batch_size=32, optimizer="sgd", lr=0.1, eval_every=15))}
 
 
 METHODS = ("hat", "hat_control", "split_plain", "split_replay", "split_ewc", "permuted_plain", "permuted_ewc")
