@@ -195,6 +195,13 @@ def test_what_broke_comes_first_with_its_sentence_and_figure(tmp_path):
     assert sentence in markdown.split("### By group")[0]
 
 
+def test_an_expected_failure_is_not_broken():
+    record, _ = regressed_run()
+    expected = dataclasses.replace(record, tests=[dataclasses.replace(t, outcome="xfailed") if t.outcome == "failed"
+                                                  else t for t in record.tests])
+    assert terminal.broken(record.tests) and not terminal.broken(expected.tests)
+
+
 def test_nothing_broke_says_so(tmp_path):
     page = site.write_report([run_record([phenomenon_record("b/test_a.py::test_a", [0.9] * 3)])], tmp_path / "out")
     assert "Nothing broke" in page.read_text() and "What broke" not in page.read_text()

@@ -38,10 +38,10 @@ class TorchScope:
 
     def describe(self) -> dict:
         """The environment facts as a harness test sees them (threads and numerics included)."""
-        entered = self.saved is None
+        was_outside = self.saved is None
         self.enter()
         try:
             return devices.describe(self.device)
         finally:
-            if entered:
+            if was_outside:
                 self.leave()

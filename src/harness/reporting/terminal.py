@@ -108,9 +108,12 @@ def budget_line(record: RunRecord) -> str:
 
 
 def broken(tests: list[TestRecord]) -> list[tuple[TestRecord, list[str]]]:
-    """Each failed test with the sentences of its failing checks (claims, guards, regressions)."""
+    """Each failed test with the sentences of its failing checks (claims, guards, regressions); an
+    expected failure (xfail) is not broken."""
     out = []
     for t in tests:
+        if t.outcome == "xfailed":
+            continue
         sentences = [v.sentence for v in t.verdicts if v.passed is False]
         if sentences or t.outcome == "failed":
             out.append((t, sentences or ["failed before its checks ran: see the test's log"]))
