@@ -52,6 +52,12 @@ def write_bench(pytester, name: str, body: str, header: str = PERF_HEADER) -> st
     return f"bench/{name}.py"
 
 
+def claiming(name: str) -> str:
+    """The source of test_<name>: records x = 1 on three seeds and claims x ≤ 2 (so it passes)."""
+    return (f"def test_{name}(claim):\n    claim.record({{'x': [1, 1, 1]}}, {{'x': Metric('target', 0.0)}})\n"
+            "    claim.at_most('x', 2)\n")
+
+
 def newest_record(pytester) -> dict:
     """The run record the last session wrote (two sessions in one second are told apart by -2)."""
     paths = list((pytester.path / ".harness" / "runs").glob("*.json"))
@@ -322,8 +328,7 @@ def test_metrics_without_a_claim_fail(toy):
 
 
 def test_missing_group_marker_is_reported(toy):
-    path = write_bench(toy, "test_nogroup", "def test_nogroup(claim):\n    claim.record({'x': [1, 1, 1]}, "
-                       "{'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n", header="from harness import Metric\n")
+    path = write_bench(toy, "test_nogroup", claiming("nogroup"), header="from harness import Metric\n")
     result = toy.runpytest(path)
     assert result.ret != 0
     out = result.stdout.str() + result.stderr.str()
@@ -365,8 +370,7 @@ def test_no_harness_turns_the_plugin_off(toy):
 def test_groups_declared_in_the_ini(toy):
     toy.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n"
                 "harness_groups =\n    mymodel: my model's claims\n")
-    path = write_bench(toy, "test_mine", "def test_mine(claim):\n    claim.record({'x': [1, 1, 1]}, "
-                       "{'x': Metric('target', 0.0)})\n    claim.at_most('x', 2)\n",
+    path = write_bench(toy, "test_mine", claiming("mine"),
                        header="import pytest\nfrom harness import Metric\npytestmark = pytest.mark.mymodel\n")
     toy.runpytest(path, "--update-baselines").assert_outcomes(passed=1)
     assert (toy.path / "baselines" / "cpu" / "mymodel.yaml").exists()
@@ -386,10 +390,7 @@ def test_a_malformed_group_line_names_the_option(toy):
 def test_any_folder_under_benchmarks_is_a_group(toy):
     folder = toy.path / "benchmarks" / "my_optimizer"
     folder.mkdir(parents=True)
-    folder.joinpath("test_opt.py").write_text(
-        "from harness import Metric\n"
-        "def test_opt(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
-        "    claim.at_most('x', 2)\n")
+    folder.joinpath("test_opt.py").write_text("from harness import Metric\n" + claiming("opt"))
     result = toy.runpytest("benchmarks", "-m", "my_optimizer", "--update-baselines")
     result.assert_outcomes(passed=1)
     assert newest_record(toy)["tests"][0]["where"] == "my_optimizer/opt::opt"
@@ -399,10 +400,7 @@ def test_any_folder_under_benchmarks_is_a_group(toy):
 def test_the_folder_names_the_group_and_its_marker_selects(toy):
     folder = toy.path / "bench" / "landscape"
     folder.mkdir()
-    folder.joinpath("test_flat.py").write_text(
-        "from harness import Metric\n"
-        "def test_flat(claim):\n    claim.record({'x': [1, 1, 1]}, {'x': Metric('target', 0.0)})\n"
-        "    claim.at_most('x', 2)\n")
+    folder.joinpath("test_flat.py").write_text("from harness import Metric\n" + claiming("flat"))
     result = toy.runpytest("bench", "-m", "landscape", "-v")
     result.assert_outcomes(passed=1)
     record = newest_record(toy)

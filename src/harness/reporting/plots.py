@@ -103,10 +103,7 @@ def matrix(path: Path, title: str, values: np.ndarray, rows: list[str] | None = 
 def metrics(path: Path, title: str, judged: dict[str, Judged]) -> Path:
     """One small panel per metric: each seed a dot (red where the metric failed), the mean a
     bar, the claim's threshold dashed, the baseline mean and its tolerance band in green."""
-    n = len(judged)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows), squeeze=False)
+    fig, axes = _panels(len(judged), max_cols=4, width=2.6, height=2.3)
     for ax, (name, j) in zip(axes.flat, judged.items(), strict=False):
         values = np.asarray(j.values, dtype=float)
         jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
@@ -117,8 +114,6 @@ def metrics(path: Path, title: str, judged: dict[str, Judged]) -> Path:
         ax.set_xticks([])
         ax.set_title(name, fontsize=8)
         ax.grid(alpha=0.3, axis="y")
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
     return _save(fig, axes.flat[0], title, path, suptitle=True, grid=False)
 
 
@@ -129,11 +124,8 @@ def trend(path: Path, title: str, labels: list[str], series: dict[str, Judged], 
     seeds is wider than the effect), with the claim and the newest baseline band; `panels` gives
     each series its own small axes (metrics of one test have different scales), else all share one
     (times of one group)."""
-    n = len(series) if panels else 1
-    cols = min(n, 3)
-    rows = -(-n // cols)
     width = max(3.4 if panels else 6.0, 0.45 * min(len(labels), MAX_TICKS) + 1.6)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 2.9 * rows), squeeze=False)
+    fig, axes = _panels(len(series) if panels else 1, max_cols=3, width=width, height=2.9)
     x = np.arange(len(labels))
     for k, (name, j) in enumerate(series.items()):
         ax = axes.flat[k if panels else 0]
@@ -151,11 +143,20 @@ def trend(path: Path, title: str, labels: list[str], series: dict[str, Judged], 
         ax.set_ylabel(name if panels else ylabel, fontsize=8)
         ax.margins(x=0.05)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
     if not panels and len(series) > 1:
         axes.flat[0].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, axes.flat[0], title, path, suptitle=panels, grid=False)  # each panel has its grid
+
+
+def _panels(n: int, *, max_cols: int, width: float, height: float):
+    """A grid of n small axes, at most max_cols a row, each width × height inches; the unused
+    cells of the last row hidden. Returns (figure, axes array)."""
+    cols = min(n, max_cols)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
 
 
 def _reference_lines(ax, j: Judged) -> None:

@@ -169,13 +169,13 @@ def markdown_summary(record: RunRecord, limit: int = GITHUB_SUMMARY_LIMIT) -> st
         tail += ["", "### Slower than baseline (not a failure)", ""] + [f"- {s}" for s in slow]
     if tests:
         tail += ["", "### Time", "", budget_line(record).removeprefix("harness: ")]
-    rows = table_rows(tests)
+    rows = every = table_rows(tests)
     table = tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True) if tests else "_no phenomena ran_"
     text = "\n".join([*head, "", "### Every check", "", table, *tail]) + "\n"
     while len(text.encode("utf-8")) > limit and rows:
         rows = rows[: len(rows) // 2]
         table = (tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True)
-                 + f"\n\n_{len(table_rows(tests)) - len(rows)} more rows left out to fit GitHub's job-summary "
+                 + f"\n\n_{len(every) - len(rows)} more rows left out to fit GitHub's job-summary "
                    f"limit; the run record and the HTML report have them all._")
         text = "\n".join([*head, "", "### Every check", "", table, *tail]) + "\n"
     return text
