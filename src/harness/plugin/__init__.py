@@ -75,14 +75,16 @@ def pytest_addoption(parser):
                     help="root of the YAML baseline store, relative to the rootdir (default: %(default)s)")
     group.addoption("--shard", default=None, metavar="I/N",
                     help="run only the I-th of N disjoint parts of the suite (split by test file, balanced "
-                         "by --shard-durations); the N run records merge with `harness report`")
+                         "by --shard-durations); the N run records merge with `harness report` (default: the whole suite)")
     group.addoption("--shard-durations", default=None, metavar="RUN",
-                    help="a run record (or a directory of them) whose test durations balance --shard")
+                    help="a run record (or a directory of them) whose test durations balance --shard "
+                         "(default: none, every test weighs the same)")
     group.addoption("--plant-fault", default=None, choices=sorted(FAULTS), metavar="KIND",
                     help=f"self-check: plant a realistic fault ({', '.join(FAULTS)}) into this run to see which "
                          "tests catch it; never with --update-baselines (see `harness faults`; default: none)")
     group.addoption("--plots", action="store_true", default=False,
-                    help="also write the HTML report with each phenomenon's curves as PNGs next to the run record")
+                    help="also write the HTML report with each phenomenon's figures as PNGs next to the run record "
+                         "(default: off)")
     parser.addini(INI, type="linelist", default=[],
                   help="this project's benchmark groups, one 'name: description' per line (each becomes a "
                        "marker and a baseline file); default: the harness's own groups")
