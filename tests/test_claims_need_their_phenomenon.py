@@ -3,7 +3,9 @@
 A claim that also passes without the effect it names is bookkeeping, not evidence. Here the
 review's worst cases run in a small setting with the ingredient removed — an untrained net (A5),
 regularizers that do nothing (M4), a step function trained by plain backpropagation (G4), EWC
-switched off (F2) — and the benchmark's own `judge` must fail on the claim that names it.
+switched off (F2); and the newer phenomena without their cause — no weight decay (grokking, D1;
+neural collapse, D3), a step size whose edge is never reached (L5), a step too small to make
+copies unstable (L6) — and the benchmark's own `judge` must fail on the claim that names it.
 """
 
 from __future__ import annotations
@@ -76,3 +78,38 @@ def test_ewc_class_incremental_claim_fails_with_ewc_switched_off():
     values = {f"{name}_{metric}": result[name][metric] for name in result for metric in ("avg_acc", "avg_acc_task_il")}
     claim = judged(values, f2.judge_ewc_class_incremental)
     assert failed(claim) == {"split_ewc_avg_acc_task_il − split_plain_avg_acc_task_il > 0.150"}
+
+
+def per_seed(result: dict, names) -> dict:
+    return {name: result[name] for name in names}
+
+
+def test_grokking_claims_fail_without_weight_decay():
+    d1 = benchmark("dynamics/test_grokking.py")
+    result = d1.run(dataclasses.replace(d1.TIERS["smoke"], weight_decay=0.0), "cpu", SEEDS)
+    claim = judged(per_seed(result, ("delay", "test_acc_at_fit", "final_test_acc")), d1.judge)
+    assert {"delay", "final_test_acc"} <= failed(claim)  # the training set fitted, the rule never found
+
+
+def test_neural_collapse_claim_fails_without_weight_decay():
+    d3 = benchmark("dynamics/test_neural_collapse.py")
+    result = d3.run(dataclasses.replace(d3.TIERS["smoke"], weight_decay=0.0), "cpu", SEEDS)
+    claim = judged(per_seed(result, ("nc1_fall", "equiangle_at_fit", "equiangle_end")), d3.judge)
+    assert "nc1_fall" in failed(claim)
+
+
+def test_edge_of_stability_claims_fail_where_the_edge_is_out_of_reach():
+    l5 = benchmark("landscape/test_edge_of_stability.py")
+    cfg = dataclasses.replace(l5.TIERS["smoke"], step_sizes=(0.2,))  # 2/η = 10: sharpening stops short of it
+    result = l5.run(cfg, "cpu", SEEDS)
+    names = [name for name in result if name.endswith("eta0.20") and not name.startswith(("sharpness_", "loss_eta"))]
+    claim = judged(per_seed(result, names), l5.judge, cfg)
+    assert {"late_over_edge_eta0.20", "late_loss_rises_eta0.20"} <= failed(claim)
+
+
+def test_mode_connectivity_claims_fail_when_the_step_is_too_small_for_instability():
+    l6 = benchmark("landscape/test_linear_mode_connectivity.py")
+    cfg = l6.TIERS["smoke"]
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=0.3))
+    claim = judged(per_seed(l6.run(cfg, "cpu", SEEDS), ("barrier_at_init", "barrier_spawned_late")), l6.judge)
+    assert "barrier_at_init" in failed(claim)

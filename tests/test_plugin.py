@@ -289,7 +289,7 @@ def test_run_record_and_markdown_summary(toy, monkeypatch):
     assert test["seeds"] == [0, 1, 2, 3] and test["metrics"]["acc"]["values"] == pytest.approx([0.9, 0.91, 0.92, 0.93])
     assert test["outcome"] == "passed" and test["key"] == "test_toy.py::test_toy[smoke]"
     assert "| memorization/toy::toy" in summary.read_text()
-    result.stdout.fnmatch_lines(["harness: 1 file in * s (smoke budget 120 s, 10 s a file on a quiet 2-core CPU; "
+    result.stdout.fnmatch_lines(["harness: 1 file in * s (smoke budget 180 s, 10 s a file on a quiet 2-core CPU; "
                                  "0 files over): slowest bench/test_toy.py * s"])
     assert "### Time" in summary.read_text()
 

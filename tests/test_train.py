@@ -323,3 +323,32 @@ def test_plain_mlps_take_the_batched_matmul_path_and_agree_with_each_seed(per_se
     params, buffers = stack_module_state(deep)
     out = forward_all(deep[0], params, buffers, x, per_seed, {})
     torch.testing.assert_close(out, torch.stack([m(x[i] if per_seed else x) for i, m in enumerate(deep)]))
+
+
+def test_a_probe_becomes_curves_at_every_evaluation_batched_or_not(digits):
+    """The probe sees the weights as they are after each evaluated epoch, in eval mode, and its
+    per-seed values land beside the loss curves; batched and per-seed runs agree."""
+    data = TrainData(digits.x[:128], digits.y[:128])
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=1e-2, eval_every=2)
+    seen = []
+
+    def probe(model):
+        seen.append(model.template.training)
+        return {"weight_norm": model.params["0.weight"].flatten(1).norm(dim=1), "acc": model.accuracy(data.x, data.y)}
+
+    result = train(lambda: mlp([64, 16, 10]), data, [0, 1], cfg, "cpu", probe=probe)
+    assert result.curves["weight_norm"].shape == (2, 2) and seen == [False, False]
+    assert torch.allclose(result.curves["weight_norm"][:, -1], result.params["0.weight"].flatten(1).norm(dim=1))
+    assert torch.allclose(result.curves["acc"], result.curves["train_acc"])
+    single = train(lambda: mlp([64, 16, 10]), data, [0, 1], cfg, "cpu", probe=probe, batched=False)
+    assert torch.allclose(single.curves["weight_norm"], result.curves["weight_norm"], atol=1e-5)
+
+
+@pytest.mark.parametrize("probe, message", [
+    (lambda model: {"train_loss": torch.zeros(2)}, "clashes with the trainer's own curve"),
+    (lambda model: {"norm": torch.zeros(3)}, "one value per seed"),
+])
+def test_a_probe_that_clashes_or_miscounts_seeds_is_refused(digits, probe, message):
+    with pytest.raises(ValueError, match=message):
+        train(lambda: mlp([64, 10]), TrainData(digits.x[:64], digits.y[:64]), [0, 1],
+              TrainConfig(epochs=1, batch_size=32), "cpu", probe=probe)

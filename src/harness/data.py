@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from harness import devices
 from harness.seeds import numpy_rng, torch_generator
@@ -228,6 +229,23 @@ def make_step_targets(n: int, d: int, seed: int, weight_norm: float = 3.0, strea
     x = torch.randn((n, d), generator=torch_generator(seed, stream), dtype=torch.float64)
     y = torch.floor(x @ w + b)
     return x.float().to(device), y.float().to(device), w.float(), b.float()
+
+
+def make_modular_addition(p: int, train_fraction: float, seed: int, device="cpu"):
+    """The table of a + b mod p as a classification problem (Power et al. 2022): each input the
+    one-hot codes of a and b side by side [2p], the label (a + b) mod p. A random
+    `train_fraction` of the p² pairs (the 'data' stream) is the training set, the rest the test.
+
+    Returns (x_train, y_train, x_test, y_test)."""
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be between 0 and 1, got {train_fraction}")
+    a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
+    x = torch.cat([F.one_hot(a, p), F.one_hot(b, p)], dim=1).float()
+    y = (a + b) % p
+    order = torch.randperm(p * p, generator=torch_generator(seed, "data"))
+    n_train = round(train_fraction * p * p)
+    train, test = order[:n_train], order[n_train:]
+    return x[train].to(device), y[train].to(device), x[test].to(device), y[test].to(device)
 
 
 def pwl_matrix(n: int) -> torch.Tensor:

@@ -46,8 +46,8 @@ from harness.stacked import (
     forward_all,
 )
 
-__all__ = ["EditsGradients", "LossExtras", "LossObject", "OptimizerFactory", "ReportsAs", "TrainConfig",
-           "TrainData", "TrainResult", "init_params", "train"]
+__all__ = ["EditsGradients", "LossExtras", "LossObject", "OptimizerFactory", "Probe", "ReportsAs", "TrainConfig",
+           "TrainData", "TrainResult", "init_params", "per_seed_loss", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "linear")
@@ -91,6 +91,17 @@ class ReportsAs(Protocol):
 OptimizerFactory = Callable[..., torch.optim.Optimizer]  # called as factory(params, lr=cfg.lr)
 
 
+class Probe(Protocol):
+    """What `train(..., probe=...)` calls at every evaluation (every `eval_every` epochs and after
+    the last): probe(model) → {name: per-seed values [S]}, each stored as a curve beside the loss
+    and accuracy. `model` is a TrainResult of the weights at that moment (its `forward`,
+    `without_head` and `accuracy` work; it is in eval mode), so a probe measures what training does
+    over time: a Hessian's top eigenvalue, the function's Fourier residual, the geometry of the
+    features. A probe may keep state between calls (a warm-started power iteration)."""
+
+    def __call__(self, model: TrainResult) -> dict[str, torch.Tensor]: ...
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int
@@ -99,7 +110,12 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.0  # these two configure "adam" and "sgd"; give your own optimizer its options
     weight_decay: float = 0.0  # coupled L2, as torch.optim's weight_decay
-    lr_schedule: str = "constant"  # linear: decays to 0 at the last step
+    lr_schedule: str = "constant"  # linear: decays to 0 at the last step of the schedule
+    # A run that is one part of a longer schedule (a parent trained k epochs, then copies of it
+    # trained on): the schedule spans schedule_epochs (default: this run's epochs) and this run
+    # starts schedule_start epochs into it, so the linear decay continues where the first part stopped.
+    schedule_epochs: int | None = None
+    schedule_start: int = 0
     loss: str | Callable = "cross_entropy"  # or a loss object (LossObject below), e.g. Distillation
     stop_at_train_acc: float | None = None  # a seed stops (and is frozen) once it reaches this
     stop_at_train_loss: float | None = None  # … or once its full-train loss is at most this
@@ -125,11 +141,20 @@ class TrainConfig:
                 raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
         if self.epochs < 1 or self.eval_every < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise ValueError(f"epochs, eval_every and batch_size must be ≥ 1: {self}")
+        if self.schedule_start < 0 or self.schedule_start + self.epochs > self.schedule_span:
+            raise ValueError(f"this run's epochs {self.schedule_start}..{self.schedule_start + self.epochs} must lie "
+                             f"within the schedule's {self.schedule_span} epochs (schedule_start, schedule_epochs)")
+
+    @property
+    def schedule_span(self) -> int:
+        """Epochs the learning-rate schedule spans."""
+        return self.schedule_epochs if self.schedule_epochs is not None else self.schedule_start + self.epochs
 
 
 def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainConfig, device,
           *, init: str = "default", init_kwargs: dict | None = None, start: dict | None = None,
-          masks: dict | None = None, order: torch.Tensor | None = None, batched: bool = True) -> TrainResult:
+          masks: dict | None = None, order: torch.Tensor | None = None, batched: bool = True,
+          probe: Probe | None = None) -> TrainResult:
     """Train one model per seed: init from the seed's 'init' stream, data order from 'order'.
 
     start: stacked weights {name: [S, ...]} to begin from instead of a fresh init (fine-tuning,
@@ -139,7 +164,8 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     each seed walks, batch by batch, in every epoch instead of a fresh shuffle (an experiment that
     controls which examples come when; L may exceed the training set). batched=True trains all
     seeds together (vmap); batched=False runs the same loop per seed without vmap. Both give the
-    same result up to float rounding.
+    same result up to float rounding. probe: measured at every evaluation, its values become curves
+    (Probe above).
     """
     seeds = check_seed_list(seeds)
     device = devices.normalise(device)
@@ -150,7 +176,7 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
                               or order.min() < 0 or order.max() >= data.n_train):
         raise ValueError(f"order must be [seeds={len(seeds)}, L] row indices below {data.n_train} on {device}, "
                          f"got shape {tuple(order.shape)} on {order.device}")
-    options = {"init": init, "init_kwargs": init_kwargs or {}}
+    options = {"init": init, "init_kwargs": init_kwargs or {}, "probe": probe}
     # Dropout draws from torch's global RNG (vmap cannot take a generator): seed it from the first
     # seed's 'dropout' stream inside fork_rng, so the run repeats and the caller's RNG is untouched.
     # Batched and per-seed runs then draw different masks: their equality holds without dropout.
@@ -189,7 +215,7 @@ def _pick(stack: dict | None, i: int) -> dict | None:
 
 
 def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, init_kwargs, batched,
-         start, masks, order) -> TrainResult:
+         start, masks, order, probe) -> TrainResult:
     models = [build(factory, s, init, device, **init_kwargs) for s in seeds]
     params, buffers = stack_module_state(models)
     template = copy.deepcopy(models[0]).to("meta")
@@ -206,10 +232,15 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     curves: dict[str, list[torch.Tensor]] = {}
     for epoch in range(cfg.epochs):
         _train_epoch(forward, params, buffers, optimizer, data, next_order(), cfg, masks or {},
-                     epoch * steps_per_epoch, cfg.epochs * steps_per_epoch)
-        if ((epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs) or eval_kind is None:
+                     (cfg.schedule_start + epoch) * steps_per_epoch, cfg.schedule_span * steps_per_epoch)
+        if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
-        metrics = _evaluate(forward, params, buffers, data, eval_kind)
+        forward.template.eval()  # dropout off for measuring; _train_epoch turns it back on
+        metrics = {} if eval_kind is None else _evaluate(forward, params, buffers, data, eval_kind)
+        if probe is not None:
+            metrics.update(_probed(probe, template, params, buffers, seeds, metrics, epoch))
+        if not metrics:
+            continue
         if stop.active:  # the stop decision needs the values on the host: one sync per evaluation
             metrics = {name: value.cpu() for name, value in metrics.items()}
         for name, value in metrics.items():
@@ -220,6 +251,22 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     return TrainResult(template, stop.final(params), buffers,
                        {k: torch.stack(v, dim=1).cpu() for k, v in curves.items()},
                        stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
+
+
+def _probed(probe: Probe, template, params: dict, buffers: dict, seeds, taken: dict, epoch: int) -> dict:
+    """The probe's per-seed values on the weights as they are after `epoch`."""
+    n_seeds = len(seeds)
+    model = TrainResult(template, {k: v.detach() for k, v in params.items()}, buffers, {},
+                        torch.full((n_seeds,), epoch + 1), torch.zeros(n_seeds, dtype=torch.long),
+                        torch.zeros(n_seeds, dtype=torch.bool), list(seeds))
+    measured = probe(model)
+    for name, value in measured.items():
+        if name in taken:
+            raise ValueError(f"probe value {name!r} clashes with the trainer's own curve of that name; rename it")
+        if value.shape != (n_seeds,):
+            raise ValueError(f"probe value {name!r} has shape {tuple(value.shape)}; a probe returns one value "
+                             f"per seed, shape ({n_seeds},)")
+    return {name: value.detach() for name, value in measured.items()}
 
 
 def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -375,12 +422,12 @@ def _train_loss(model: Callable, data: TrainData, idx: torch.Tensor, loss, param
     optional fields it may need (teacher_logits), the parameters and the epoch's progress."""
     x, y = data.rows("x", idx), data.rows("y", idx)
     if isinstance(loss, str):
-        return _loss(model(x), y, loss)
+        return per_seed_loss(model(x), y, loss)
     extras = {name: data.rows(name, idx) for name in OPTIONAL_FIELDS if getattr(data, name) is not None}
     return loss(model, x, y, {**extras, "params": params, "progress": progress})
 
 
-def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+def per_seed_loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     """Per-seed mean loss [S] of outputs [S, B, C] against labels [S, B] (or targets [S, B, C])."""
     if kind == "cross_entropy":
         return cross_entropy_per_seed(out, y)
@@ -392,7 +439,6 @@ def _loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
 def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict[str, torch.Tensor]:
     """Full-set loss and accuracy per seed on train (and test), in chunks; values stay on the
     device (copying each evaluation to the host would stall a GPU's queue every epoch)."""
-    forward.template.eval()  # dropout off; _train_epoch turns it back on
     out = {}
     for split, (xn, yn) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
         x = getattr(data, xn)
@@ -407,7 +453,7 @@ def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict
             logits = forward(params, buffers, xc, per_seed_x)
             # labels [S, B] or targets [S, B, ...], whether stored per seed or shared
             yc = y[:, sl] if per_seed_y else y[sl].expand(logits.shape[0], *y[sl].shape)
-            losses.append(_loss(logits, yc, loss_kind) * yc.shape[1])
+            losses.append(per_seed_loss(logits, yc, loss_kind) * yc.shape[1])
             if loss_kind == "cross_entropy":
                 correct.append((logits.argmax(-1) == yc).sum(1))
         out[f"{split}_loss"] = sum(losses) / n

@@ -8,8 +8,8 @@ forward), each usable by any phenomenon:
 - `prune`, `weight_sharing`, `quantize`, `storage` — magnitude pruning, k-means sharing, int8,
   and what a compressed layer costs to store.
 - `distill` — the distillation loss (soft targets at a temperature).
-- `landscape` — Hessian-vector products, top eigenvalues, exact Hessians, lines and planes,
-  filter-normalized directions, ε-sharpness.
+- `landscape` — Hessian-vector products, top eigenvalues (of one seed, or of every seed at once,
+  warm-started), exact Hessians, lines and planes, filter-normalized directions, ε-sharpness.
 - `agreement` — pairwise disagreement of predictions.
 - `gradient_signal` — gradient variance across targets and per-example SNR.
 - `continual` — task sequences, accuracy-matrix metrics, EWC and replay.
@@ -17,6 +17,9 @@ forward), each usable by any phenomenon:
 - `lesion` — deleting residual blocks at test time.
 - `pretraining` — greedy layer-wise denoising-autoencoder pretraining.
 - `randomization` — Zhang et al.'s randomized datasets, trained as one batch.
+- `random_features` — min-norm least squares on random ReLU features (double descent).
+- `fourier` — amplitudes of integer frequencies on a periodic grid (spectral bias).
+- `collapse` — neural collapse: within-class variability NC1, distance from a simplex frame.
 
 One-paper constructions live in `harness.kits`.
 """

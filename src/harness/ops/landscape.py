@@ -67,6 +67,25 @@ def top_eigenvalue(loss_fn: LossFn, params: Params, generator: torch.Generator, 
     return estimate
 
 
+def top_eigenvalues_per_seed(loss_sum: LossFn, params: Params, start: Params, iters: int) -> tuple[torch.Tensor, Params]:
+    """λ_max of every seed's Hessian at once, by `iters` steps of power iteration from `start`.
+
+    `params` are stacked {name: [S, ...]} and `loss_sum` is the sum of the seeds' own losses, so
+    its Hessian is block diagonal and one H·v gives every seed's H_s·v_s. Returns (λ [S], the last
+    unit vectors): pass those back as `start` at the next call, and a few iterations track a
+    top eigenvalue that moves slowly during training (a warm start)."""
+    per_seed = lambda a, b: sum((a[k] * b[k]).flatten(1).sum(1) for k in a)
+    shape = lambda t, like: t.reshape(-1, *([1] * (like.dim() - 1)))
+    v = {k: t / shape(per_seed(start, start).sqrt(), t) for k, t in start.items()}
+    estimate = torch.zeros(next(iter(params.values())).shape[0], device=next(iter(params.values())).device)
+    for _ in range(iters):
+        hv = hvp(loss_sum, params, v)
+        estimate = per_seed(v, hv)
+        norm = per_seed(hv, hv).sqrt()
+        v = {k: t / shape(norm, t) for k, t in hv.items()}
+    return estimate.detach(), {k: t.detach() for k, t in v.items()}
+
+
 def exact_hessian(loss_fn: LossFn, params: Params) -> torch.Tensor:
     """The full [P, P] Hessian over all parameters flattened in dict order (tiny networks only)."""
     names = list(params)

@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 
 DEFAULT_GROUPS = {
-    "memorization": "Zhang et al. 2017: memorization and generalization",
+    "memorization": "Zhang et al. 2017, Belkin et al. 2019: memorization, generalization, double descent",
     "compression": "Han et al., Hinton et al., Frankle & Carbin: pruning, quantization, distillation",
     "adversarial": "Szegedy, Goodfellow, Nguyen, Madry: adversarial examples",
-    "landscape": "Goodfellow, Li, Keskar, Dauphin, Saxe: loss landscapes",
+    "landscape": "Goodfellow, Li, Keskar, Dauphin, Saxe, Cohen, Frankle: loss landscapes and stability",
     "initialization": "Glorot, He, Erhan, Yosinski: initialization, order, pretraining, transfer",
     "forgetting": "McCloskey & Cohen, Kirkpatrick, Serrà: catastrophic forgetting",
     "gradient_failures": "Shalev-Shwartz, Shamir & Shammah 2017: failures of gradient-based learning",
     "architecture": "Veit et al. 2016: residual networks as ensembles",
+    "dynamics": "Power, Rahaman, Papyan: what long training does (grokking, spectral bias, neural collapse)",
     "perf": "the harness's own performance",
 }
 

@@ -13,7 +13,7 @@ from harness.stats import fmt
 
 SLOW_RATIO = 1.5  # time ratio to the baseline past which the table warns (never fails: shared machines)
 # Wall-time budgets on a quiet 2-core CPU: (whole tier, one file), seconds. Reported, never asserted.
-BUDGETS = {"smoke": (120.0, 10.0)}
+BUDGETS = {"smoke": (180.0, 10.0)}  # 38 phenomena; the first 32 had 120 s
 HEADERS = ["phenomenon", "metric", "value (mean ± 95% CI)", "claim", "baseline", "verdict", "time"]
 
 
@@ -86,7 +86,7 @@ def slow_tests(tests: list[TestRecord]) -> list[str]:
 
 
 def budget_line(record: RunRecord) -> str:
-    """'harness: 32 files in 118 s (smoke budget 120 s, 10 s a file; 1 over): slowest a.py 21.9 s, …'.
+    """'harness: 32 files in 118 s (smoke budget 180 s, 10 s a file; 1 over): slowest a.py 21.9 s, …'.
 
     Sums each benchmark file's tests (setup, call and teardown), so it is the time the phenomena
     took, without pytest's start-up; a report of where the time went, never a verdict."""
