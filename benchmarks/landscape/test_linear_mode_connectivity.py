@@ -13,8 +13,9 @@ copies above the mean of its ends, sup_α L((1 − α)θ_a + α·θ_b) − (L(θ
 - unstable at initialization: copies spawned at step 0 end with a mean barrier ≥ 0.1 (copies
   that are stable at init, at lr 0.5, reach 0.027 at most; the full tier judges the one-sided 95%
   bound, and the barrier at init varies a lot between seeds: sd 0.11);
-- stable after a little training: copies spawned after 2 of the 10 epochs end with a mean
-  barrier ≤ 0.05;
+- stable after some training: copies spawned after 3 of the 10 epochs end with a mean barrier
+  ≤ 0.05 (the paper's ResNet-20 was stable after ~3% of its training; this small network at its
+  large step after 20–30% of it);
 - the drop: barrier at init − barrier spawned late > 0.1 (paired over seeds).
 
 Setting: digits, MLP 64-100-100-10, plain SGD, batch 32, 10 epochs with the lr falling linearly
@@ -29,7 +30,11 @@ continuing it) left them unstable until ~6 epochs (first calibration). The barri
 Measured (cpu, 20 seeds: 0–9 and 200000–200009): barrier spawned at init 0.296±0.11 and
 0.301±0.12 (0.09–0.50; 19 of 20 ≥ 0.17); after 1 epoch 0.01–0.50 (the transition); after 2 epochs
 0.006 and 0.015 (≤ 0.072); after 3 ≤ 0.004. Full tier, seeds 0–4: 0.268 ± 0.131 at init (one-sided
-95% bound 0.142), 0.009 after 2 epochs, ≤ 0.001 after 3 and 4.
+95% bound 0.142), 0.009 after 2 epochs, ≤ 0.001 after 3 and 4. The claim first used the 2-epoch
+spawn; seeds 500000–500002 then gave a mean of 0.055 (one seed's barrier ~0.15): 2 epochs is
+inside the transition's tail, 3 is past it. With the 3-epoch spawn: seeds 0–11 and six held-out
+sets of three (100000 … 600000): barrier at init 0.05–0.75 (set means 0.20–0.53), after 3 epochs
+≤ 0.0044 on all 30 seeds.
 """
 
 from __future__ import annotations
@@ -53,8 +58,8 @@ class Config:
     widths: tuple = (64, 100, 100, 10)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, batch_size=32, optimizer="sgd", lr=0.8,
                                                                  lr_schedule="linear", eval_every=10))
-    spawn_epochs: tuple = (0, 2)
-    late: int = 2  # the spawn point the stability claim is about
+    spawn_epochs: tuple = (0, 3)
+    late: int = 3  # the spawn point the stability claim is about
     points: int = 21
 
 
@@ -102,7 +107,7 @@ def judge(claim) -> None:
 
 
 def test_copies_are_unstable_at_init_and_connected_after_a_little_training(device, cfg, seeds, claim):
-    """Mean barrier ≥ 0.1 spawned at init, ≤ 0.05 spawned after 2 of 10 epochs; the drop > 0.1."""
+    """Mean barrier ≥ 0.1 spawned at init, ≤ 0.05 spawned after 3 of 10 epochs; the drop > 0.1."""
     result = run(cfg, device, seeds)
     specs = {f"barrier_spawn{k}": Metric("target", abs_tol=0.15) for k in cfg.spawn_epochs}
     specs.update({"barrier_at_init": Metric("higher", abs_tol=0.15),
