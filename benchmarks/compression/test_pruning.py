@@ -42,15 +42,15 @@ TENFOLD = 0.9
 @dataclass(frozen=True)
 class Config:
     widths: tuple = (64, 300, 100, 10)  # LeNet-300-100 on 8×8 digits
-    dense: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=64, lr=1e-3))
-    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=64, lr=1e-3))
+    dense: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=64, lr=1e-3, eval_every=30))
+    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=64, lr=1e-3, eval_every=20))
 
 
 TIERS = {
     "smoke": Config(),
     # full: twice the schedule (Han retrains for as long as the dense run)
-    "full": Config(dense=TrainConfig(epochs=60, batch_size=64, lr=1e-3),
-                   finetune=TrainConfig(epochs=40, batch_size=64, lr=1e-3)),
+    "full": Config(dense=TrainConfig(epochs=60, batch_size=64, lr=1e-3, eval_every=60),
+                   finetune=TrainConfig(epochs=40, batch_size=64, lr=1e-3, eval_every=40)),
 }
 
 CASES = [(scope, s) for scope in SCOPES for s in SPARSITIES]

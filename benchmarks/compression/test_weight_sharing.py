@@ -68,14 +68,14 @@ PRUNED = Variant("float32", 32)
 @dataclass(frozen=True)
 class Config:
     widths: tuple = (64, 300, 100, 10)
-    dense: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=64, lr=1e-3))
-    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=64, lr=1e-3))
+    dense: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=64, lr=1e-3, eval_every=30))
+    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=64, lr=1e-3, eval_every=20))
 
 
 TIERS = {
     "smoke": Config(),
-    "full": Config(dense=TrainConfig(epochs=60, batch_size=64, lr=1e-3),
-                   finetune=TrainConfig(epochs=40, batch_size=64, lr=1e-3)),
+    "full": Config(dense=TrainConfig(epochs=60, batch_size=64, lr=1e-3, eval_every=60),
+                   finetune=TrainConfig(epochs=40, batch_size=64, lr=1e-3, eval_every=40)),
 }
 
 
