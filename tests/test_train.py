@@ -1,6 +1,7 @@
 """The batched trainer computes what the per-seed loop computes, and honours its config."""
 
 import functools
+from dataclasses import replace
 
 import pytest
 import torch
@@ -352,3 +353,22 @@ def test_a_probe_that_clashes_or_miscounts_seeds_is_refused(digits, probe, messa
     with pytest.raises(ValueError, match=message):
         train(lambda: mlp([64, 10]), TrainData(digits.x[:64], digits.y[:64]), [0, 1],
               TrainConfig(epochs=1, batch_size=32), "cpu", probe=probe)
+
+
+def test_a_schedule_split_over_two_runs_is_the_schedule_of_one(digits):
+    """Plain SGD has no state and an explicit order repeats every epoch, so a parent trained 2 of
+    5 epochs and continued for the other 3 (schedule_start=2, schedule_epochs=5) is the same model
+    as one 5-epoch run under the same linear decay; restarting the decay instead is not."""
+    data = TrainData(digits.x[:64], digits.y[:64])
+    order = torch.arange(64).repeat(2, 1)
+    cfg = TrainConfig(epochs=5, batch_size=16, optimizer="sgd", lr=0.5, lr_schedule="linear")
+    factory = lambda: mlp([64, 16, 10])
+    whole = train(factory, data, [0, 1], cfg, "cpu", order=order)
+    first = train(factory, data, [0, 1], replace(cfg, epochs=2, schedule_epochs=5), "cpu", order=order)
+    rest = train(factory, data, [0, 1], replace(cfg, epochs=3, schedule_start=2, schedule_epochs=5), "cpu",
+                 order=order, start=first.params)
+    assert torch.allclose(rest.params["0.weight"], whole.params["0.weight"], atol=1e-6)
+    restarted = train(factory, data, [0, 1], replace(cfg, epochs=3), "cpu", order=order, start=first.params)
+    assert not torch.allclose(restarted.params["0.weight"], whole.params["0.weight"], atol=1e-4)
+    with pytest.raises(ValueError, match="within the schedule"):
+        TrainConfig(epochs=4, schedule_start=2, schedule_epochs=5)
