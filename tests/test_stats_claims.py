@@ -14,6 +14,7 @@ from harness.reporting.terminal import table_rows
 from harness.stats import (
     NonFiniteMetric,
     Summary,
+    first_reached,
     fmt,
     mean_tolerance,
     paired_greater,
@@ -22,8 +23,18 @@ from harness.stats import (
     slope,
     spearman,
     summarize,
+    value_at_first,
     welch_greater,
 )
+
+
+def test_first_reached_and_the_value_there_by_hand():
+    reached = np.array([[False, True, True], [False, False, False], [True, False, True]])
+    assert np.array_equal(first_reached(reached), [1, np.nan, 0], equal_nan=True)
+    values = np.array([[5.0, 6.0, 7.0], [1.0, 2.0, 3.0], [8.0, 9.0, 0.0]])
+    assert np.array_equal(value_at_first(values, reached), [6.0, np.nan, 8.0], equal_nan=True)
+    by_frequency = np.stack([reached, ~reached], axis=-1)  # [S, T, K]: along the evaluations
+    assert np.array_equal(first_reached(by_frequency), [[1, 0], [np.nan, 0], [0, 1]], equal_nan=True)
 
 
 def test_summary_by_hand():

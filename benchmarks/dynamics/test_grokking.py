@@ -37,6 +37,7 @@ from harness import Metric
 from harness.data import make_modular_addition
 from harness.models import mlp
 from harness.stacked import stack_seeds
+from harness.stats import first_reached, value_at_first
 from harness.train import TrainConfig, TrainData, train
 
 
@@ -68,8 +69,7 @@ def modular_data(cfg: Config, device, seeds: list[int]) -> TrainData:
 def steps_to(curve: np.ndarray, level: float, every: int) -> np.ndarray:
     """Per seed, the first evaluated step at which `curve` [S, evaluations] reaches `level`; NaN
     for a seed that never does."""
-    reached = curve >= level
-    return np.where(reached.any(1), (reached.argmax(1) + 1) * every, np.nan)
+    return (first_reached(curve >= level) + 1) * every
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:
@@ -80,8 +80,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     train_acc, test_acc = result.curves["train_acc"].numpy(), result.curves["test_acc"].numpy()
     fitted = steps_to(train_acc, 0.99, cfg.eval_every)
     general = steps_to(test_acc, 0.95, cfg.eval_every)
-    at_fit = np.array([row[int(s) // cfg.eval_every - 1] if np.isfinite(s) else np.nan
-                       for row, s in zip(test_acc, fitted, strict=True)])
+    at_fit = value_at_first(test_acc, train_acc >= 0.99)
     return {"steps_train_99": fitted, "steps_test_95": general, "delay": general / fitted, "test_acc_at_fit": at_fit,
             "final_test_acc": test_acc[:, -1], "steps": (np.arange(train_acc.shape[1]) + 1) * cfg.eval_every,
             "train_acc": train_acc, "test_acc": test_acc}

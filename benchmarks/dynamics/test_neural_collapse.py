@@ -35,6 +35,7 @@ from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.collapse import simplex_deviation, within_class_variability
+from harness.stats import first_reached, value_at_first
 from harness.train import TrainConfig, TrainData, train
 
 
@@ -81,13 +82,11 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     result = train(lambda: mlp(cfg.widths), data, seeds, cfg.train_config(), device,
                    probe=collapse_probe(data.x, labels, num_classes))
     curves = {k: result.curves[k].numpy() for k in ("train_accuracy", "nc1", "equiangle", "equinorm")}
-    fitted = curves["train_accuracy"] >= 1.0
-    first = np.where(fitted.any(1), fitted.argmax(1), -1)  # -1: never fitted, NaN below
-    at_fit = lambda name: np.where(first >= 0, curves[name][np.arange(len(seeds)), first], np.nan)
-    out = {f"{name}_at_fit": at_fit(name) for name in ("nc1", "equiangle", "equinorm")}
+    fitted = curves["train_accuracy"] >= 1.0  # a seed never fitted gets NaN, and fails
+    out = {f"{name}_at_fit": value_at_first(curves[name], fitted) for name in ("nc1", "equiangle", "equinorm")}
     out.update({f"{name}_end": curves[name][:, -1] for name in ("nc1", "equiangle", "equinorm")})
     out.update({"nc1_fall": out["nc1_at_fit"] / out["nc1_end"],
-                "step_zero_error": np.where(first >= 0, (first + 1) * cfg.eval_every, np.nan),
+                "step_zero_error": (first_reached(fitted) + 1) * cfg.eval_every,
                 "test_acc": result.accuracy(data.x_test, data.y_test.argmax(-1)).cpu().numpy(),
                 "steps": (np.arange(curves["nc1"].shape[1]) + 1) * cfg.eval_every, **curves})
     return out

@@ -36,7 +36,7 @@ from harness import Metric
 from harness.models import mlp
 from harness.ops.fourier import amplitudes, periodic_grid, sum_of_sines
 from harness.seeds import torch_generator
-from harness.stats import spearman
+from harness.stats import first_reached, spearman
 from harness.train import TrainConfig, TrainData, train
 
 
@@ -85,8 +85,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     result = train(lambda: mlp(cfg.widths), TrainData(x, y.unsqueeze(-1), per_seed=frozenset({"y"})),
                    seeds, cfg.train_config(), device, probe=residual_probe(cfg, x, y))
     left = np.stack([result.curves[f"amplitude_{k}"].numpy() for k in cfg.frequencies], axis=-1)  # [S, T, K]
-    learned = left <= cfg.learned_below
-    steps = np.where(learned.any(1), (learned.argmax(1) + 1) * cfg.eval_every, np.nan)  # [S, K]
+    steps = (first_reached(left <= cfg.learned_below) + 1) * cfg.eval_every  # [S, K]
     out = {f"steps_f{k}": steps[:, i] for i, k in enumerate(cfg.frequencies)}
     ranked = [spearman(cfg.frequencies, row) if np.isfinite(row).all() else np.nan for row in steps]
     out.update({"rank_correlation": np.array(ranked), "highest_over_lowest": steps[:, -1] / steps[:, 0],

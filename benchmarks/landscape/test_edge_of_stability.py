@@ -44,6 +44,7 @@ from harness.models import mlp
 from harness.ops.landscape import top_eigenvalues_per_seed
 from harness.seeds import torch_generator
 from harness.stacked import forward_all
+from harness.stats import value_at_first
 from harness.train import TrainConfig, TrainData, per_seed_loss, train
 
 
@@ -107,9 +108,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
         curves = trajectory(cfg, lr, device, seeds)
         late = slice(curves["loss"].shape[1] // 2, None)
         loss = curves["loss"][:, late]
-        near = curves["sharpness"] >= 0.9 * edge
-        onset = np.where(near.any(1), near.argmax(1), -1)
-        loss_at_onset = np.where(onset >= 0, curves["loss"][np.arange(len(seeds)), onset], np.nan)
+        loss_at_onset = value_at_first(curves["loss"], curves["sharpness"] >= 0.9 * edge)  # NaN: never near
         out.update({f"start_over_edge_{tag}": curves["sharpness"][:, 0] / edge,
                     f"late_over_edge_{tag}": curves["sharpness"][:, late].mean(1) / edge,
                     f"late_loss_rises_{tag}": (np.diff(loss, axis=1) > 0).sum(1).astype(float),

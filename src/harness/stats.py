@@ -116,6 +116,20 @@ def spearman(x, y) -> float:
     return float(sps.spearmanr(x, y).statistic)
 
 
+def first_reached(reached) -> np.ndarray:
+    """Along axis 1 of a boolean array [S, T, ...] (each seed's curve over evaluations): the index
+    of the first True, NaN where there is none (a seed that never reached the level)."""
+    reached = np.asarray(reached, dtype=bool)
+    return np.where(reached.any(1), reached.argmax(1), np.nan)
+
+
+def value_at_first(values, reached) -> np.ndarray:
+    """values [S, T] at each seed's first True of reached [S, T]; NaN for a seed that never reached it."""
+    values, first = np.asarray(values), first_reached(reached)
+    taken = values[np.arange(len(values)), np.nan_to_num(first).astype(int)]
+    return np.where(np.isnan(first), np.nan, taken)
+
+
 def slope(x, y) -> float:
     """Least-squares slope of y on x (take logs first for a power law or an exponential)."""
     x, y = as_values(x, "x"), as_values(y, "y")

@@ -34,7 +34,8 @@ def _evaluated_at_the_end(epochs: int, batch_size: int, lr: float) -> TrainConfi
     return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, eval_every=epochs)
 
 
-# The adversarial group's calibrated setting: digits, Adam 1e-3, batch 64, 30 epochs (softmax regression: Adam 1e-2, 100)
+# The adversarial group's calibrated setting: digits, Adam 1e-3, batch 64, 30 epochs
+# (softmax regression: Adam 1e-2, 100)
 RECIPES = {
     "digits-mlp": Recipe("digits", lambda: mlp([64, 300, 100, 10]), _evaluated_at_the_end(30, 64, 1e-3)),
     "digits-deep-mlp": Recipe("digits", lambda: mlp([64, 100, 100, 100, 100, 10]),

@@ -25,10 +25,10 @@ def min_norm_sweep(x: torch.Tensor, targets: torch.Tensor, x_test: torch.Tensor,
     Returns (train predictions [len(counts), n, C], test predictions [len(counts), m, C]). The
     pseudo-inverse is computed in float64: at p ≈ n the features' smallest singular values fall
     below float32's resolution and the interpolating solution would be rounding noise."""
+    features, test_features = (torch.relu(rows @ weights[:, :max(counts)]).double() for rows in (x, x_test))
     train_out, test_out = [], []
-    for p in counts:
-        features = torch.relu(x @ weights[:, :p]).double()
-        coef = torch.linalg.pinv(features) @ targets.double()
-        train_out.append((features @ coef).to(x.dtype))
-        test_out.append((torch.relu(x_test @ weights[:, :p]).double() @ coef).to(x.dtype))
+    for p in counts:  # a feature is one column: the first p of the widest map are the map of p
+        coef = torch.linalg.pinv(features[:, :p]) @ targets.double()
+        train_out.append((features[:, :p] @ coef).to(x.dtype))
+        test_out.append((test_features[:, :p] @ coef).to(x.dtype))
     return torch.stack(train_out), torch.stack(test_out)
