@@ -17,7 +17,6 @@ def pytest_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", *plugin, *args]
 
 
-
 def one_run(path: Path) -> RunRecord:
     """The run in a record file, or in a folder holding the shard records of one run (merged)."""
     found = runs(load_run_records([path]))
