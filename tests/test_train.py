@@ -192,6 +192,35 @@ def test_loss_objects_get_params_progress_and_a_step_hook(digits):
         train(lambda: mlp([64, 8, 10]), data, [0], TrainConfig(epochs=1, loss=loss, stop_at_train_acc=0.9), "cpu")
 
 
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(epochs=60, batch_size=32, lr=1e-2, stop_at_train_acc=1.0),
+    TrainConfig(epochs=80, batch_size=32, optimizer="sgd", lr=0.1, momentum=0.9, lr_schedule="linear",
+                stop_at_train_acc=1.0),
+], ids=["adam", "sgd-momentum-linear"])
+def test_a_seed_that_stops_leaves_the_batch_and_the_others_train_on_unchanged(digits, cfg, monkeypatch):
+    """Per-seed random labels make the seeds stop at different epochs; each seed then ends exactly as
+    it does trained alone (its shuffle, optimizer state and weights carried over when others leave),
+    and the batch shrinks instead of training finished models on."""
+    import harness.train as trainer
+    small = digits.subset(n_train=96)
+    seeds = [0, 1, 2]
+    labels = torch.stack([noisy_labels(small.y, p, 10, s)[0] for p, s in zip((0.0, 0.2, 0.4), seeds)])
+    sizes, epoch = [], trainer._train_epoch
+    monkeypatch.setattr(trainer, "_train_epoch", lambda forward, batch, *a: (sizes.append(len(batch.index)),
+                                                                            epoch(forward, batch, *a)))
+    together = train(lambda: mlp([64, 128, 10]), TrainData.of(small, y=labels), seeds, cfg, "cpu")
+    assert together.reached_target.all() and len(set(together.epochs_run.tolist())) > 1
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] == 3 and sizes[-1] < 3
+    assert len(sizes) == together.epochs_run.max()
+    for i, s in enumerate(seeds):
+        alone = train(lambda: mlp([64, 128, 10]), TrainData.of(small, y=labels[i:i + 1]), [s], cfg, "cpu")
+        assert alone.epochs_run.item() == together.epochs_run[i].item()
+        for name in alone.params:
+            torch.testing.assert_close(together.params[name][i], alone.params[name][0], rtol=1e-5, atol=1e-6)
+        n = alone.curves["train_acc"].shape[1]
+        torch.testing.assert_close(together.curves["train_acc"][i, :n], alone.curves["train_acc"][0])
+
+
 def test_early_stop_at_a_train_loss(digits):
     cfg = TrainConfig(epochs=40, batch_size=64, lr=1e-3, stop_at_train_loss=0.5)
     result = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [0, 1], cfg, "cpu")

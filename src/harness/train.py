@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol, TypedDict, runtime_checkable
 
 import torch
@@ -221,36 +221,87 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     template = copy.deepcopy(models[0]).to("meta")
     _load_start(params, start, masks)
     forward = _batched_forward(template) if batched else _single_forward(template)
-    optimizer = _optimizer(list(params.values()), cfg)
-    order_streams = [torch_generator(s, "order") for s in seeds]
-    next_order = (lambda: order) if order is not None else (
-        lambda: _to_device(torch.stack([torch.randperm(data.n_train, generator=g) for g in order_streams]), device))
+    batch = _Batch(torch.arange(len(seeds)), params, buffers, _optimizer(list(params.values()), cfg), data,
+                   masks or {}, order, [torch_generator(s, "order") for s in seeds])
     rows = data.n_train if order is None else order.shape[1]
     steps_per_epoch = math.ceil(rows / (cfg.batch_size or rows))
-    stop = _EarlyStop(params, cfg)
+    stop = _EarlyStop(params, buffers, cfg)
+    # A seed that reached its target leaves the batch, so the slowest seed no longer makes the
+    # others' finished models train on. Only where nothing else holds per-seed state: a loss
+    # object (EWC's anchors, HAT's masks), a probe (a warm start) or an optimizer of your own.
+    # The others then train exactly as before, except that dropout's masks (one draw for the whole
+    # batch) change with the batch's size.
+    retire = stop.active and batched and isinstance(cfg.loss, str) and isinstance(cfg.optimizer, str) \
+        and probe is None
     eval_kind = _evaluated_as(cfg)
     curves: dict[str, list[torch.Tensor]] = {}
     for epoch in range(cfg.epochs):
-        _train_epoch(forward, params, buffers, optimizer, data, next_order(), cfg, masks or {},
-                     (cfg.schedule_start + epoch) * steps_per_epoch, cfg.schedule_span * steps_per_epoch)
+        _train_epoch(forward, batch, cfg, (cfg.schedule_start + epoch) * steps_per_epoch,
+                     cfg.schedule_span * steps_per_epoch, device)
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
         forward.template.eval()  # dropout off for measuring; _train_epoch turns it back on
-        metrics = {} if eval_kind is None else _evaluate(forward, params, buffers, data, eval_kind)
+        metrics = {} if eval_kind is None else _evaluate(forward, batch.params, batch.buffers, batch.data, eval_kind)
         if probe is not None:
-            metrics.update(_probed(probe, template, params, buffers, seeds, metrics, epoch))
+            metrics.update(_probed(probe, template, batch.params, batch.buffers, seeds, metrics, epoch))
         if not metrics:
             continue
         if stop.active:  # the stop decision needs the values on the host: one sync per evaluation
             metrics = {name: value.cpu() for name, value in metrics.items()}
         for name, value in metrics.items():
-            curves.setdefault(name, []).append(torch.where(stop.done.to(value.device), torch.nan, value))
-        if stop.update(epoch, metrics, params):
+            curves.setdefault(name, []).append(stop.curve_point(value, batch.index))
+        if not stop.active:
+            continue
+        finished = stop.update(epoch, metrics, batch)
+        if stop.done.all():
             break
+        if retire and finished.any():
+            batch = batch.without(finished, cfg)
     template.eval()  # the result predicts; it does not train
-    return TrainResult(template, stop.final(params), buffers,
+    final_params, final_buffers = stop.final(batch)
+    return TrainResult(template, final_params, final_buffers,
                        {k: torch.stack(v, dim=1).cpu() for k, v in curves.items()},
                        stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
+
+
+@dataclass
+class _Batch:
+    """The seeds in training now (positions `index` among all the run's seeds, on the host) and
+    everything the loop holds per seed for them, sliced alike."""
+
+    index: torch.Tensor
+    params: dict[str, torch.Tensor]
+    buffers: dict[str, torch.Tensor]
+    optimizer: torch.optim.Optimizer
+    data: TrainData
+    masks: dict[str, torch.Tensor]
+    order: torch.Tensor | None  # the caller's row order [S, L], or None: each seed shuffles from its stream
+    order_streams: list[torch.Generator]
+
+    def next_order(self, device: torch.device) -> torch.Tensor:
+        if self.order is not None:
+            return self.order
+        return _to_device(torch.stack([torch.randperm(self.data.n_train, generator=g) for g in self.order_streams]),
+                          device)
+
+    def without(self, leaving: torch.Tensor, cfg: TrainConfig) -> _Batch:
+        """The batch minus the seeds flagged in leaving [len(index)]; optimizer state carried over.
+        Each seed's slice of every tensor is computed independently, so the others train on exactly
+        as they would have (a seed's shuffle comes from its own stream)."""
+        keep_host = (~leaving).nonzero().squeeze(1)
+        device = next(iter(self.params.values())).device
+        keep = keep_host.to(device)
+        n_now = len(self.index)
+        params = {k: v.detach()[keep].requires_grad_(v.requires_grad) for k, v in self.params.items()}
+        optimizer = _optimizer(list(params.values()), cfg)
+        for old, new in zip(self.params.values(), params.values(), strict=True):
+            optimizer.state[new] = {
+                name: value[keep] if torch.is_tensor(value) and value.dim() > 0 and value.shape[0] == n_now else value
+                for name, value in self.optimizer.state.get(old, {}).items()}
+        data = replace(self.data, **{name: getattr(self.data, name)[keep] for name in self.data.per_seed})
+        return _Batch(self.index[keep_host], params, {k: v[keep] for k, v in self.buffers.items()}, optimizer, data,
+                      {k: v[keep] for k, v in self.masks.items()}, None if self.order is None else self.order[keep],
+                      [self.order_streams[i] for i in keep_host.tolist()])
 
 
 def _probed(probe: Probe, template, params: dict, buffers: dict, seeds, taken: dict, epoch: int) -> dict:
@@ -308,17 +359,18 @@ def _load_start(params: dict, start: dict | None, masks: dict | None) -> None:
             params[name].mul_(mask)
 
 
-def _train_epoch(forward, params, buffers, optimizer, data: TrainData, perms: torch.Tensor, cfg: TrainConfig,
-                 masks: dict, step: int, total_steps: int) -> None:
-    """One pass over the rows perms [S, L], each seed in its own order (a shuffle from its 'order'
+def _train_epoch(forward, batch: _Batch, cfg: TrainConfig, step: int, total_steps: int, device) -> None:
+    """One pass over the rows, each seed of the batch in its own order (a shuffle from its 'order'
     stream, or the caller's)."""
     forward.template.train()  # dropout on
+    perms = batch.next_order(device)
+    params, buffers, data, optimizer = batch.params, batch.buffers, batch.data, batch.optimizer
     n = perms.shape[1]
-    batch = cfg.batch_size or n
+    size = cfg.batch_size or n
     before_step = cfg.loss.before_step if isinstance(cfg.loss, EditsGradients) else None
-    last_batch = max(math.ceil(n / batch) - 1, 1)
-    for b, start in enumerate(range(0, n, batch)):
-        idx = perms[:, start:start + batch]
+    last_batch = max(math.ceil(n / size) - 1, 1)
+    for b, start in enumerate(range(0, n, size)):
+        idx = perms[:, start:start + size]
         _set_lr(optimizer, cfg, step, total_steps)
         progress = b / last_batch
         loss = _train_loss(lambda x, **kw: forward(params, buffers, x, True, **kw), data, idx, cfg.loss,
@@ -330,52 +382,61 @@ def _train_epoch(forward, params, buffers, optimizer, data: TrainData, perms: to
                 before_step(params, progress)
         optimizer.step()
         with torch.no_grad():
-            for name, mask in masks.items():
+            for name, mask in batch.masks.items():
                 params[name].mul_(mask)
         step += 1
 
 
 class _EarlyStop:
     """Per-seed stop at a train-accuracy or train-loss target: a seed that reaches it keeps the
-    weights it had then (the others train on, so the batch stays one shape); without a target,
-    nothing is kept."""
+    weights (and buffers) it had then; without a target, nothing is kept. State is over all the
+    run's seeds; a batch covers some of them (`_Batch.index`)."""
 
-    def __init__(self, params: dict, cfg: TrainConfig):
+    def __init__(self, params: dict, buffers: dict, cfg: TrainConfig):
         self.acc_target, self.loss_target = cfg.stop_at_train_acc, cfg.stop_at_train_loss
         self.active = self.acc_target is not None or self.loss_target is not None
         n_seeds = next(iter(params.values())).shape[0]
         self.done = torch.zeros(n_seeds, dtype=torch.bool)
         self.epochs_run = torch.full((n_seeds,), cfg.epochs)
-        self.frozen = {k: v.detach().clone() for k, v in params.items()} if self.active else None
+        self.frozen = {k: v.detach().clone() for k, v in {**params, **buffers}.items()} if self.active else None
 
-    def update(self, epoch: int, metrics: dict, params: dict) -> bool:
-        """Freeze the seeds that reached the target this epoch; True when all have."""
-        if not self.active:
-            return False
-        reached = torch.zeros_like(self.done)
+    def curve_point(self, value: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """One evaluation's values over all seeds: NaN for a seed that had stopped before it."""
+        if len(index) < len(self.done):
+            full = torch.full((len(self.done),), torch.nan, dtype=value.dtype, device=value.device)
+            value = full.index_copy(0, index.to(value.device), value)
+        return torch.where(self.done.to(value.device), torch.nan, value)
+
+    def update(self, epoch: int, metrics: dict, batch: _Batch) -> torch.Tensor:
+        """Freeze the batch's seeds that reached the target this epoch (metrics on the host); returns
+        them [len(batch.index)]."""
+        reached = torch.zeros(len(batch.index), dtype=torch.bool)
         if self.acc_target is not None:
             reached |= metrics["train_acc"] >= self.acc_target
         if self.loss_target is not None:
             reached |= metrics["train_loss"] <= self.loss_target
-        newly = reached & ~self.done
+        newly = reached & ~self.done[batch.index]
         if newly.any():
-            on_device = newly.to(next(iter(params.values())).device)
-            for k, v in params.items():
-                self.frozen[k][on_device] = v.detach()[on_device]
-            self.epochs_run[newly] = epoch + 1
-            self.done |= newly
-        return bool(self.done.all())
+            device = next(iter(batch.params.values())).device
+            on_device, rows = newly.to(device), batch.index[newly]
+            for k, v in {**batch.params, **batch.buffers}.items():
+                self.frozen[k][rows.to(device)] = v.detach()[on_device]
+            self.epochs_run[rows] = epoch + 1
+            self.done[rows] = True
+        return newly
 
     @torch.no_grad()
-    def final(self, params: dict) -> dict:
+    def final(self, batch: _Batch) -> tuple[dict, dict]:
+        """Weights and buffers of every seed: as frozen at its target, else as the batch has them."""
         if self.frozen is None:
-            return {k: v.detach() for k, v in params.items()}
-        done = self.done.to(next(iter(params.values())).device)
-        return {k: torch.where(_expand(done, v), self.frozen[k], v.detach()) for k, v in params.items()}
-
-
-def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return mask.reshape(-1, *([1] * (like.dim() - 1)))
+            return {k: v.detach() for k, v in batch.params.items()}, batch.buffers
+        out = {k: v.clone() for k, v in self.frozen.items()}
+        device = next(iter(out.values())).device
+        training = ~self.done[batch.index]
+        rows, pick = batch.index[training].to(device), training.to(device)
+        for k, v in {**batch.params, **batch.buffers}.items():
+            out[k][rows] = v.detach()[pick]
+        return {k: out[k] for k in batch.params}, {k: out[k] for k in batch.buffers}
 
 
 def _batched_forward(template):
