@@ -401,3 +401,16 @@ def test_a_schedule_split_over_two_runs_is_the_schedule_of_one(digits):
     assert not torch.allclose(restarted.params["0.weight"], whole.params["0.weight"], atol=1e-4)
     with pytest.raises(ValueError, match="within the schedule"):
         TrainConfig(epochs=4, schedule_start=2, schedule_epochs=5)
+
+
+def test_curves_on_the_training_set_only_leave_training_unchanged(digits):
+    both = TrainConfig(epochs=3, batch_size=128, stop_at_train_acc=0.99)
+    train_only = replace(both, test_curves=False)
+    a = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [0, 1], both, "cpu")
+    b = train(lambda: mlp([64, 16, 10]), TrainData.of(digits), [0, 1], train_only, "cpu")
+    assert set(a.curves) == {"train_loss", "train_acc", "test_loss", "test_acc"}
+    assert set(b.curves) == {"train_loss", "train_acc"}
+    for name in b.curves:
+        assert torch.equal(a.curves[name], b.curves[name])
+    for name in a.params:
+        assert torch.equal(a.params[name], b.params[name])

@@ -41,7 +41,8 @@ class Config:
     target_loss: float = 0.3
     small_batch: int = 32
     large_batch: int = 1000
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1, optimizer="sgd", lr=0.05, momentum=0.9))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1, optimizer="sgd", lr=0.05, momentum=0.9,
+                                                                    test_curves=False))
     max_epochs: dict = field(default_factory=lambda: {32: 60, 1000: 1500})
     eval_every: dict = field(default_factory=lambda: {32: 1, 1000: 10})
     power_iters: int = 30

@@ -35,11 +35,13 @@ class Config:
     width: int = 512
     n_train: int | None = None  # digits rows used (None: all 1300)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=300, batch_size=128, lr=3e-3,
-                                                                    stop_at_train_acc=1.0, eval_every=2))
+                                                                    stop_at_train_acc=1.0, eval_every=2,
+                                                                    test_curves=False))
 
 
 TIERS = {"smoke": Config(n_train=800),
-         "full": Config(train=TrainConfig(epochs=300, batch_size=128, lr=1e-3, stop_at_train_acc=1.0))}
+         "full": Config(train=TrainConfig(epochs=300, batch_size=128, lr=1e-3, stop_at_train_acc=1.0,
+                                          test_curves=False))}
 
 
 def slowdown(dataset: str, cfg: Config, device, seeds: list[int]) -> dict:

@@ -39,7 +39,7 @@ class Config:
     width: int
     n_train: int
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=80, batch_size=128, lr=1e-3,
-                                                                    stop_at_train_acc=1.0))
+                                                                    stop_at_train_acc=1.0, test_curves=False))
 
 
 TIERS = {"smoke": Config(width=256, n_train=1000), "full": Config(width=512, n_train=4000)}

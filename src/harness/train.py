@@ -120,6 +120,9 @@ class TrainConfig:
     stop_at_train_acc: float | None = None  # a seed stops (and is frozen) once it reaches this
     stop_at_train_loss: float | None = None  # … or once its full-train loss is at most this
     eval_every: int = 1  # epochs between full-set evaluations (curves, early stop)
+    # False: evaluations read the training set only, where no claim reads a test curve (the
+    # final model's test accuracy is then measured once, by the caller)
+    test_curves: bool = True
 
     def __post_init__(self):
         named = [("lr_schedule", self.lr_schedule, SCHEDULES)]
@@ -241,7 +244,8 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
         forward.template.eval()  # dropout off for measuring; _train_epoch turns it back on
-        metrics = {} if eval_kind is None else _evaluate(forward, batch.params, batch.buffers, batch.data, eval_kind)
+        metrics = {} if eval_kind is None else _evaluate(forward, batch.params, batch.buffers, batch.data, eval_kind,
+                                                         cfg.test_curves)
         if probe is not None:
             metrics.update(_probed(probe, template, batch.params, batch.buffers, seeds, metrics, epoch))
         if not metrics:
@@ -497,13 +501,13 @@ def per_seed_loss(out: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor
 
 
 @torch.no_grad()
-def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str) -> dict[str, torch.Tensor]:
+def _evaluate(forward, params, buffers, data: TrainData, loss_kind: str, test: bool) -> dict[str, torch.Tensor]:
     """Full-set loss and accuracy per seed on train (and test), in chunks; values stay on the
     device (copying each evaluation to the host would stall a GPU's queue every epoch)."""
     out = {}
     for split, (xn, yn) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
         x = getattr(data, xn)
-        if x is None:
+        if x is None or (split == "test" and not test):
             continue
         y, per_seed_x, per_seed_y = getattr(data, yn), xn in data.per_seed, yn in data.per_seed
         n = y.shape[1] if per_seed_y else y.shape[0]
