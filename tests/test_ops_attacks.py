@@ -80,6 +80,28 @@ def test_gradient_fooling_reaches_targets_and_reports_steps():
     assert images.min() >= 0 and images.max() <= 1
 
 
+def test_gradient_fooling_stops_where_every_image_is_done_however_rarely_the_host_looks(monkeypatch):
+    """Reading the stop flag every 8 steps (as on a GPU) gives the images and steps of reading it
+    at every step, with 8× fewer host reads."""
+    g = torch.Generator().manual_seed(8)
+    model = linear_model(torch.randn(2, 3, 5, generator=g) * 10, torch.zeros(2, 3))
+    targets, x0 = torch.tensor([0, 1, 2]), torch.full((2, 3, 5), 0.5)
+    reads = {"n": 0}
+    original = torch.Tensor.__bool__
+    monkeypatch.setattr(torch.Tensor, "__bool__", lambda t: reads.__setitem__("n", reads["n"] + 1) or original(t))
+    runs = {}
+    for every in (1, 8):
+        reads["n"] = 0
+        runs[every] = gradient_fooling(model, targets, x0, step=0.01, max_steps=200, thresholds=(0.9, 0.99),
+                                       check_every=every), reads["n"]
+    (images, reached), step_reads = runs[1]
+    (rare_images, rare_reached), rare_reads = runs[8]
+    assert reached[0.99].max() < 200 and reached[0.99].max() % 8  # stopped between two reads
+    assert torch.equal(images, rare_images)
+    assert all(torch.equal(reached[t], rare_reached[t]) for t in reached)
+    assert rare_reads <= -(-step_reads // 8) + 1  # one read per 8 steps, and the one that sees the stop
+
+
 def test_evolution_never_gets_worse_and_repeats():
     g = torch.Generator().manual_seed(5)
     model = linear_model(torch.randn(1, 3, 8, generator=g), torch.zeros(1, 3))

@@ -106,6 +106,25 @@ def test_share_weights_keeps_zeros_and_uses_at_most_k_values():
     assert torch.equal(share_weights(few, 4), few)  # k ≥ distinct values: nothing changes
 
 
+def test_share_weights_clusters_each_seed_on_its_own_and_rarely_reads_the_host(monkeypatch):
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(3, 40, 50, generator=g) * torch.tensor([1.0, 3.0, 0.1])[:, None, None]
+    w = w * (torch.rand(w.shape, generator=g) > torch.tensor([0.0, 0.5, 0.9])[:, None, None])
+    w[2] = 0  # a fully pruned seed stays zero
+    alone = torch.cat([share_weights(w[i:i + 1], 16) for i in range(3)])
+    reads = {"n": 0}
+    original = torch.Tensor.__bool__
+    monkeypatch.setattr(torch.Tensor, "__bool__", lambda t: reads.__setitem__("n", reads["n"] + 1) or original(t))
+    together = share_weights(w, 16)
+    assert torch.equal(together, alone) and (together[2] == 0).all()
+    # a direct k-means check: every kept weight sits on the centroid nearest to it
+    for i in range(2):
+        kept, centroids = w[i][w[i] != 0], together[i][w[i] != 0].unique()
+        nearest = centroids[(kept[:, None] - centroids[None]).abs().argmin(1)]
+        assert torch.equal(nearest, together[i][w[i] != 0])
+    assert reads["n"] <= 100 // 4 + 1
+
+
 def test_quantization_error_is_at_most_half_a_step():
     w = stacked_weights()["2.weight"]
     w[1] = 0.0  # an all-zero seed stays zero

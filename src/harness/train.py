@@ -285,8 +285,8 @@ class _Batch:
     def next_order(self, device: torch.device) -> torch.Tensor:
         if self.order is not None:
             return self.order
-        return _to_device(torch.stack([torch.randperm(self.data.n_train, generator=g) for g in self.order_streams]),
-                          device)
+        shuffles = torch.stack([torch.randperm(self.data.n_train, generator=g) for g in self.order_streams])
+        return devices.from_host(shuffles, device)
 
     def without(self, leaving: torch.Tensor, cfg: TrainConfig) -> _Batch:
         """The batch minus the seeds flagged in leaving [len(index)]; optimizer state carried over.
@@ -322,13 +322,6 @@ def _probed(probe: Probe, template, params: dict, buffers: dict, seeds, taken: d
             raise ValueError(f"probe value {name!r} has shape {tuple(value.shape)}; a probe returns one value "
                              f"per seed, shape ({n_seeds},)")
     return {name: value.detach() for name, value in measured.items()}
-
-
-def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Host → device without stalling the queue: from pinned memory, non-blocking, on CUDA."""
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
 
 
 def _evaluated_as(cfg: TrainConfig) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from harness import devices
 from harness.seeds import torch_generator
 from harness.stacked import cross_entropy_per_seed
 
@@ -68,10 +69,11 @@ def normal_like(x: torch.Tensor, generators: list[torch.Generator]) -> torch.Ten
 
 
 def _per_seed(draw, x: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
-    """Seed i's slice drawn from generators[i] on the CPU, so the values do not depend on the device."""
+    """Seed i's slice drawn from generators[i] on the CPU, so the values do not depend on the device
+    (copied over without waiting for the device's queue)."""
     if len(generators) != x.shape[0]:
         raise ValueError(f"{len(generators)} generators for {x.shape[0]} seeds")
-    return torch.stack([draw(x.shape[1:], generator=g) for g in generators]).to(x.device)
+    return devices.from_host(torch.stack([draw(x.shape[1:], generator=g) for g in generators]), x.device)
 
 
 @torch.no_grad()
