@@ -57,7 +57,9 @@ Measured (cpu, 2 threads, 5 seeds):
   at width 256 seeds 0–5: 0.042–0.36, mean 0.182). The narrower net forgets more when it is not
   protected, so the claims hold with the same margins; HAT with 8 epochs instead of 10 left seed 3's
   gap at 0.004 (mean 0.148), so the smoke keeps 10 epochs. HAT and control together: 18.8 s
-  against 32.0 s for 6 seeds.
+  against 32.0 s for 6 seeds. Replay and EWC stay at width 256: at 128 (seeds 0–5, λ = 300) EWC's
+  domain-incremental gain fell to −0.03–0.20 (mean 0.053, against 0.127–0.249 at 256) and replay's
+  average accuracy to 0.77–0.88.
 - Full tier (5 seeds; HAT 15 epochs, width 256, Fisher on all rows): HAT forgetting 0.000, avg 0.935±0.011;
   plain forgetting 0.186±0.069; task A gap paired p < 0.05; replay 0.909±0.015. True Fisher,
   λ = 300: EWC domain 0.726±0.046 vs 0.552±0.071 (gain 0.175); class-incremental 0.198±0.024,
