@@ -24,6 +24,8 @@ def single_block_accuracies(result: TrainResult, x: torch.Tensor, y: torch.Tenso
 
 def random_lesions(result: TrainResult, x: torch.Tensor, y: torch.Tensor, depth: int, k: int, draws: int,
                    generator: torch.Generator) -> torch.Tensor:
-    """[S]: mean accuracy over `draws` random sets of k deleted blocks (the same sets for every seed)."""
-    sets = [torch.randperm(depth, generator=generator)[:k].tolist() for _ in range(draws)]
-    return torch.stack([lesioned_accuracy(result, x, y, s) for s in sets]).mean(0)
+    """[S]: mean accuracy over `draws` random sets of k deleted blocks (the same sets for every seed).
+    A set drawn again is evaluated once (k = 0 or depth draws one set `draws` times)."""
+    sets = [frozenset(torch.randperm(depth, generator=generator)[:k].tolist()) for _ in range(draws)]
+    measured = {s: lesioned_accuracy(result, x, y, s) for s in set(sets)}
+    return torch.stack([measured[s] for s in sets]).mean(0)
