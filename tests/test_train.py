@@ -414,3 +414,19 @@ def test_curves_on_the_training_set_only_leave_training_unchanged(digits):
         assert torch.equal(a.curves[name], b.curves[name])
     for name in a.params:
         assert torch.equal(a.params[name], b.params[name])
+
+
+def test_per_seed_rows_of_a_slice_equal_those_of_a_copy():
+    """`rows` reads per-seed fields through one flat index_select; a slice (not contiguous) would be
+    copied whole at every step, so the trainer makes per-seed fields contiguous once."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(3, 50, 4, generator=g), torch.randint(0, 2, (3, 50), generator=g)
+    sliced = TrainData(x[:, :40], y[:, :40], per_seed=frozenset({"x", "y"}))
+    copied = sliced.contiguous()
+    assert not sliced.x.is_contiguous() and copied.x.is_contiguous()
+    assert copied.contiguous().x is copied.x  # nothing copied twice
+    idx = torch.stack([torch.randperm(40, generator=g)[:8] for _ in range(3)])
+    expected = torch.stack([x[s, idx[s]] for s in range(3)])
+    for data in (sliced, copied):
+        assert torch.equal(data.rows("x", idx), expected)
+        assert torch.equal(data.rows("y", idx), torch.stack([y[s, idx[s]] for s in range(3)]))

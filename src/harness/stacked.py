@@ -75,13 +75,21 @@ class TrainData:
     def rows(self, name: str, idx: torch.Tensor) -> torch.Tensor:
         """field[name] at per-seed row indices idx [S, B] → [S, B, ...]."""
         t = getattr(self, name)
-        if name in self.per_seed:
+        if name in self.per_seed and t.is_contiguous():
             # one index_select over the seeds' rows laid end to end: 2× faster than t[seed, idx]
+            # (a view of a slice would be copied whole by the reshape: see `contiguous`)
             n_seeds, n = t.shape[:2]
             flat = idx + torch.arange(n_seeds, device=idx.device).unsqueeze(1) * n
             picked = t.reshape(n_seeds * n, *t.shape[2:]).index_select(0, flat.reshape(-1))
             return picked.reshape(*idx.shape, *t.shape[2:])
+        if name in self.per_seed:
+            return t[torch.arange(idx.shape[0], device=idx.device).unsqueeze(1), idx]
         return t[idx]
+
+    def contiguous(self) -> TrainData:
+        """The same data with every per-seed field contiguous (a slice such as x[:, :n] is not),
+        so that `rows` takes its fast path; a field that already is stays as it is, uncopied."""
+        return replace(self, **{name: getattr(self, name).contiguous() for name in self.per_seed})
 
     def seed(self, i: int) -> TrainData:
         """The data one seed sees, as a 1-seed TrainData (for the per-seed reference path)."""

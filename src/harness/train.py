@@ -224,7 +224,7 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     template = copy.deepcopy(models[0]).to("meta")
     _load_start(params, start, masks)
     forward = _batched_forward(template) if batched else _single_forward(template)
-    batch = _Batch(torch.arange(len(seeds)), params, buffers, _optimizer(list(params.values()), cfg), data,
+    batch = _Batch(torch.arange(len(seeds)), params, buffers, _optimizer(list(params.values()), cfg), data.contiguous(),
                    masks or {}, order, [torch_generator(s, "order") for s in seeds])
     rows = data.n_train if order is None else order.shape[1]
     steps_per_epoch = math.ceil(rows / (cfg.batch_size or rows))
