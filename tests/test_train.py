@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from harness.data import load_dataset, noisy_labels
-from harness.models import ResidualCNN, cnn2d, mlp
+from harness.kits.hat import HATNet
+from harness.models import ResidualCNN, ResidualMLP, cnn2d, mlp
 from harness.train import TrainConfig, TrainData, init_params, train
 
 
@@ -353,6 +354,53 @@ def test_plain_mlps_take_the_batched_matmul_path_and_agree_with_each_seed(per_se
     params, buffers = stack_module_state(deep)
     out = forward_all(deep[0], params, buffers, x, per_seed, {})
     torch.testing.assert_close(out, torch.stack([m(x[i] if per_seed else x) for i, m in enumerate(deep)]))
+
+
+def _with_gate_embeddings(model):
+    for e in getattr(model, "embeddings", []):
+        nn.init.normal_(e.weight)  # HAT's gates; the zero init would leave them all at 0.5
+    return model
+
+
+STACKED_MODELS = {  # name: (factory, inputs [S, B, ...] per seed, forward's keyword arguments)
+    "hat-gated": (lambda: _with_gate_embeddings(HATNet(6, (5, 4), 3, 2)),
+                  lambda: torch.cat([torch.randn(3, 7, 6), torch.tensor([0., 1, 2, 2, 1, 0, 1]).view(7, 1).expand(3, 7, 1)], -1),
+                  {"s": 2.5}),
+    "hat-ungated": (lambda: HATNet(6, (5, 4), 3, 2, gated=False),
+                    lambda: torch.cat([torch.randn(3, 7, 6), torch.tensor([2., 1, 0, 0, 1, 2, 1]).view(7, 1).expand(3, 7, 1)], -1),
+                    {}),
+    "residual-lesioned": (lambda: ResidualMLP(6, 5, 4, 3, layer_norm=True), lambda: torch.randn(3, 7, 6),
+                          {"lesioned": frozenset({1})}),
+    "plain-post-activation": (lambda: ResidualMLP(6, 5, 3, 3, skip=False, layer_norm=True, post_activation=True),
+                              lambda: torch.randn(3, 7, 6), {}),
+}
+
+
+@pytest.mark.parametrize("name", list(STACKED_MODELS))
+def test_a_models_stacked_forward_is_each_seeds_own_forward(name):
+    """Models with `forward_stacked` (batched matmuls, which forward_all then takes instead of vmap)
+    against vmap over their own `forward`: the same outputs and gradients, shared or per-seed inputs."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from harness.stacked import forward_all
+
+    factory, inputs, kwargs = STACKED_MODELS[name]
+    torch.manual_seed(0)
+    models = [factory() for _ in range(3)]
+    template = factory().to("meta")
+    params, _ = stack_module_state(models)
+    x = inputs()
+
+    def own(p, xi):
+        return functional_call(template, (p, {}), (xi,), kwargs)
+    expected, got = vmap(own)(params, x), forward_all(template, params, {}, x, True, kwargs)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(forward_all(template, params, {}, x[0], False, kwargs), vmap(own, (0, None))(params, x[0]))
+    grads = [torch.autograd.grad(out.square().sum(), list(params.values()), allow_unused=True) for out in (expected, got)]
+    for param, a, b in zip(params, *grads, strict=True):  # ungated HAT: no gradient for the embeddings on either path
+        assert (a is None) == (b is None), param
+        if a is not None:
+            torch.testing.assert_close(b, a, msg=f"gradient of {param}")
 
 
 def test_a_probe_becomes_curves_at_every_evaluation_batched_or_not(digits):

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from harness.seeds import torch_generator
+from harness.stacked import stacked_layer
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 INITS = ("default", "xavier", "he", "normal", "uniform")
@@ -94,14 +95,19 @@ class _ResidualStack(nn.Module):
         self.skip, self.post_activation, self.zero_init_last = skip, post_activation, zero_init_last
 
     def forward(self, x, lesioned: frozenset[int] = frozenset()):
-        h = self.inp(x)
+        return self._through(lambda module, prefix, h: module(h), x, lesioned)
+
+    def _through(self, apply, x, lesioned: frozenset[int]):
+        """The network with each part applied as apply(module, its parameters' prefix, input)."""
+        h = apply(self.inp, "inp.", x)
         for i, block in enumerate(self.blocks):
             if i in lesioned:
                 continue
-            h = block(h) + h if self.skip else block(h)
+            f = apply(block, f"blocks.{i}.", h)
+            h = f + h if self.skip else f
             if self.post_activation:
                 h = torch.relu(h)
-        return self.out(self.norm(h))
+        return apply(self.out, "out.", apply(self.norm, "norm.", h))
 
     def after_init(self) -> None:
         """Zero each block's last layer so the residual net starts as its skip path (Goyal et al.)."""
@@ -121,6 +127,11 @@ class ResidualMLP(_ResidualStack):
         super().__init__(nn.Linear(in_dim, width), blocks, nn.LayerNorm(width) if layer_norm else nn.Identity(),
                          nn.Linear(width, out_dim), skip=skip, post_activation=post_activation,
                          zero_init_last=zero_init_last)
+
+    def forward_stacked(self, params: dict, x: torch.Tensor, lesioned: frozenset[int] = frozenset()) -> torch.Tensor:
+        """`forward` for every seed at once from stacked params (x [S, B, in]): batched matmuls
+        instead of vmap, which the trainer and TrainResult then skip (harness.stacked.forward_all)."""
+        return self._through(lambda module, prefix, h: stacked_layer(module, params, prefix, h), x, lesioned)
 
 
 class ResidualCNN(_ResidualStack):

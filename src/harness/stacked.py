@@ -156,10 +156,17 @@ ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.S
 
 
 def forward_all(template, params, buffers, x, per_seed: bool, kwargs) -> torch.Tensor:
-    """The model of every seed on its inputs (x [S, B, ...] per seed, or [B, ...] shared) → [S, B, C]."""
-    if not kwargs and is_plain_mlp(template):
-        return stacked_mlp(template, params, x if per_seed else x.expand(next(iter(params.values())).shape[0],
-                                                                          *x.shape))
+    """The model of every seed on its inputs (x [S, B, ...] per seed, or [B, ...] shared) → [S, B, C].
+
+    Plain MLPs, and models that define `forward_stacked(params, x, **kwargs)` (x [S, B, ...] → the
+    outputs of every seed, from the stacked params, without buffers), skip vmap's per-op dispatch;
+    any other model runs under vmap."""
+    stacked = getattr(template, "forward_stacked", None)
+    if stacked is not None or (not kwargs and is_plain_mlp(template)):
+        every = x if per_seed else x.expand(next(iter(params.values())).shape[0], *x.shape)
+        if stacked is not None:
+            return stacked(params, every, **kwargs)
+        return stacked_mlp(template, params, every)
     def one(p, b, xi):
         return functional_call(template, (p, b), (xi,), kwargs)
     # "different": each seed draws its own dropout mask (deterministic models draw nothing)
@@ -198,16 +205,36 @@ def stacked_mlp(template, params: dict, x: torch.Tensor, linear_io: list | None 
     output) of every Linear layer (per-example gradient sums need them: harness.ops.continual)."""
     h = x
     for name, module in template.named_children():
-        if isinstance(module, nn.Linear):
-            out = stacked_linear(h, params[f"{name}.weight"], params.get(f"{name}.bias"))
-            if linear_io is not None:
-                linear_io.append((name, h, out))
-            h = out
-        elif isinstance(module, nn.Flatten):
-            h = h.flatten(2, module.end_dim if module.end_dim < 0 else module.end_dim + 1)
-        else:
-            h = module(h)
+        out = stacked_layer(module, params, f"{name}.", h)
+        if linear_io is not None and isinstance(module, nn.Linear):
+            linear_io.append((name, h, out))
+        h = out
     return h
+
+
+def stacked_layer(module: nn.Module, params: dict, prefix: str, h: torch.Tensor) -> torch.Tensor:
+    """One layer (or an nn.Sequential of them) for every seed at once, its weights read from the
+    stacked params under `prefix` ("blocks.3."): Linear, LayerNorm over the last axis, flattening
+    and elementwise activations (what a model's `forward_stacked` is built from)."""
+    if isinstance(module, nn.Linear):
+        return stacked_linear(h, params[prefix + "weight"], params.get(prefix + "bias"))
+    if isinstance(module, nn.Sequential):
+        for name, child in module.named_children():
+            h = stacked_layer(child, params, f"{prefix}{name}.", h)
+        return h
+    if isinstance(module, nn.LayerNorm) and len(module.normalized_shape) == 1:
+        out = F.layer_norm(h, module.normalized_shape, eps=module.eps)
+        per_seed = lambda t: t.view(t.shape[0], *[1] * (h.dim() - 2), t.shape[-1])  # [S, W] against h [S, ..., W]
+        if module.weight is not None:
+            out = out * per_seed(params[prefix + "weight"])
+        if module.bias is not None:
+            out = out + per_seed(params[prefix + "bias"])
+        return out
+    if isinstance(module, nn.Flatten) and module.start_dim == 1:
+        return h.flatten(2, module.end_dim if module.end_dim < 0 else module.end_dim + 1)
+    if isinstance(module, ELEMENTWISE):
+        return module(h)
+    raise TypeError(f"{type(module).__name__} has no stacked form; run the model under vmap (no forward_stacked)")
 
 
 def cross_entropy_per_seed(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
