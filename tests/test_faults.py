@@ -62,6 +62,12 @@ def test_an_unknown_fault_is_refused():
         faults.plant("gremlins")
 
 
+def test_faults_refuses_no_jobs(tmp_path, capsys):
+    from harness import cli
+    assert cli.main(["faults", "--out", str(tmp_path), "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
 TOY = '''
 import torch
 from harness import Metric
@@ -90,8 +96,10 @@ def test_harness_faults_reports_who_catches_each_fault(pytester, monkeypatch, ca
     pytester.runpytest_subprocess("benchmarks", "--update-baselines", "-p", "no:cacheprovider") \
         .assert_outcomes(passed=1)
     monkeypatch.chdir(pytester.path)
-    assert cli.main(["faults", "--out", str(pytester.path / "faults")]) == 0
+    assert cli.main(["faults", "--out", str(pytester.path / "faults"), "--jobs", "2"]) == 0
     out = capsys.readouterr().out
+    share = f"--threads {faults.side_by_side(2, 1 + len(faults.FAULTS))[1]}"  # two runs side by side share the cores
+    assert all(share in line for line in out.splitlines() if line.startswith("harness faults: ")), out
     for kind in ["none", *faults.FAULTS]:
         (row,) = [line for line in out.splitlines() if line.startswith(kind + " ")]
         assert row.split()[1:3] == (["1", "0"] if kind == "none" else ["1", "1"]), row

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from harness import data, models, stacked, train
+from harness import data, devices, models, stacked, train
 
 HALF_SCALE = 0.5  # init fault: every initialised weight × 0.5
 LABEL_STRIDE = 10  # data fault: every 10th training label moves to the next class
@@ -95,3 +95,12 @@ def plant(kind: str) -> Callable[[], None]:
             setattr(owner, name, original)
         data._cached.cache_clear()
     return remove
+
+
+def side_by_side(jobs: int | None, runs: int) -> tuple[int, int]:
+    """(runs at once, torch threads each) for `harness faults`: `jobs` of the `runs` at a time
+    (default one per usable core), each with its share of the cores as `--threads auto` gives an
+    xdist worker."""
+    cores = devices.usable_cores()
+    jobs = min(jobs or cores, runs)
+    return jobs, devices.thread_count("auto", cores, jobs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from tabulate import tabulate
 
@@ -40,25 +41,37 @@ def cmd_report(args) -> int:
 
 
 def cmd_faults(args) -> int:
-    from harness.faults import FAULTS  # loads torch: only for this command
+    from harness.faults import FAULTS, side_by_side  # loads torch: only for this command
 
     kinds = args.kinds or list(FAULTS)
     unknown = set(kinds) - set(FAULTS)
     if unknown:
         raise ValueError(f"unknown fault(s) {sorted(unknown)}; plant any of {', '.join(FAULTS)}")
-    rows, blind, clean_red = [], [], False
-    for kind in ["none", *kinds]:
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    runs = ["none", *kinds]
+    jobs, threads_each = side_by_side(args.jobs, len(runs))
+    threads = [] if any(a.startswith("--threads") for a in args.pytest_args) else ["--threads", str(threads_each)]
+    commands = {}
+    for kind in runs:
         folder = args.out / kind
         folder.mkdir(parents=True, exist_ok=True)
         for old in [*folder.glob("*.json"), *folder.glob("*.md")]:  # this command's own earlier records
             old.unlink()
-        cmd = pytest_command("--tier", args.tier, "--benchmark-disable", "-q", "-p", "no:cacheprovider",
-                      "--results-dir", str(folder), *(["--plant-fault", kind] if kind != "none" else []),
-                      *args.pytest_args)
-        print(f"harness faults: {kind}: {' '.join(cmd[2:])}", flush=True)
+        commands[kind] = pytest_command("--tier", args.tier, "--benchmark-disable", "-q", "-p", "no:cacheprovider",
+                                        "--results-dir", str(folder), *threads,
+                                        *(["--plant-fault", kind] if kind != "none" else []), *args.pytest_args)
+        print(f"harness faults: {kind}: {' '.join(commands[kind][2:])}", flush=True)
+
+    def run_one(kind: str) -> None:
         with open(args.out / f"{kind}.log", "w", encoding="utf-8") as log:
-            subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
-        records = load_run_records([folder])
+            subprocess.run(commands[kind], stdout=log, stderr=subprocess.STDOUT, check=False)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each thread waits on one pytest process
+        list(pool.map(run_one, runs))
+
+    rows, blind, clean_red = [], [], False
+    for kind in runs:
+        records = load_run_records([args.out / kind])
         if not records:
             raise ValueError(f"the {kind} run wrote no run record; see {args.out / f'{kind}.log'}")
         red = sorted(t.where for t in records[-1].tests if t.outcome == "failed")
