@@ -166,3 +166,27 @@ def test_verdict_bounds_are_plain_floats_for_json():
 
     verdict = Verdict("claim", "each in", True, "s", "m", [np.float32(0.5), None])
     assert json.dumps(verdict.bounds) == "[0.5, null]"
+
+
+def test_t_tests_and_quantiles_agree_with_scipy_stats():
+    """The p-values and bounds computed from scipy.special equal scipy.stats' own tests."""
+    from scipy import stats as sps
+
+    from harness.stats import Summary
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a, b = rng.normal(0.3, 1.0, rng.integers(2, 9)), rng.normal(0.0, 2.0, rng.integers(2, 9))
+        margin = float(rng.normal(0, 0.3))
+        assert welch_greater(a, b, margin) == pytest.approx(
+            sps.ttest_ind(a - margin, b, equal_var=False, alternative="greater").pvalue, rel=1e-9)
+        assert welch_greater(a, [0.5] * 3, margin) == pytest.approx(
+            sps.ttest_1samp(a - margin, 0.5, alternative="greater").pvalue, rel=1e-9)
+        assert welch_greater([0.5] * 3, b, margin) == pytest.approx(
+            sps.ttest_1samp(b, 0.5 - margin, alternative="less").pvalue, rel=1e-9)
+        pairs = b[:len(a)] if len(b) >= len(a) else np.resize(b, len(a))
+        assert paired_greater(a, pairs, margin) == pytest.approx(
+            sps.ttest_1samp(a - pairs - margin, 0.0, alternative="greater").pvalue, rel=1e-9)
+        s = Summary(float(a.mean()), float(a.std(ddof=1)), len(a))
+        assert s.ci_halfwidth() == pytest.approx(sps.t.ppf(0.975, len(a) - 1) * s.sem(), rel=1e-12)
+        assert s.lower_bound(0.9) == pytest.approx(a.mean() - sps.t.ppf(0.9, len(a) - 1) * s.sem(), rel=1e-12)
+        assert sigma_upper(s) == pytest.approx(s.std * np.sqrt((len(a) - 1) / sps.chi2.ppf(0.05, len(a) - 1)), rel=1e-12)
