@@ -58,7 +58,7 @@ def test_lipschitz_claims_fail_on_an_untrained_net(monkeypatch):
 def test_regularization_claims_fail_when_the_regularizers_do_nothing():
     m4 = benchmark("memorization/test_regularization.py")
     no_op = {name: (kind, 0.0, 0.0) for name, (kind, _, _) in m4.VARIANTS.items()}
-    cfg = m4.Config(epochs={"cnn": 2, "mlp": 2}, n_train=500, variants=no_op, fitted_train_acc=None)
+    cfg = m4.Config(epochs={"cnn": 2, "mlp": 2}, n_train={"cnn": 500, "mlp": 500}, variants=no_op, fitted_train_acc=None)
     claim = judged(m4.run(cfg, "cpu", SEEDS), m4.judge, cfg)
     assert {f"{name}_norm_ratio" for name in m4.REGULARIZED} <= failed(claim)
 
