@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad
+from torch.func import functional_call, grad_and_value
 
 Params = dict[str, torch.Tensor]
 LossFn = Callable[[Params], torch.Tensor]
@@ -153,14 +153,16 @@ def filter_normalized_sharpness(loss_fn: LossFn, params: Params, generator: torc
 def epsilon_sharpness(loss_fn: LossFn, params: Params, *, eps: float = 1e-3, steps: int = 20) -> float:
     """Keskar et al. 2017: 100·(max L(θ + δ) − L(θ)) / (1 + L(θ)) over the box
     |δ_i| ≤ ε·(|θ_i| + 1), the max approximated by `steps` of projected sign ascent."""
-    with torch.no_grad():
-        base = float(loss_fn(params))
     box = {k: eps * (p.abs() + 1) for k, p in params.items()}
     delta = {k: torch.zeros_like(p) for k, p in params.items()}
-    best = base
+    # each step's gradient pass also gives the loss where the previous step ended (the first: L(θ)),
+    # so only the last point needs a pass of its own
+    seen = []
     for _ in range(steps):
-        g = grad(lambda d: loss_fn(combine(params, (1.0, d))))(delta)
+        g, loss = grad_and_value(lambda d: loss_fn(combine(params, (1.0, d))))(delta)
+        seen.append(loss.detach())
         delta = {k: torch.clamp(delta[k] + box[k] / 4 * g[k].sign(), -box[k], box[k]) for k in delta}
-        with torch.no_grad():
-            best = max(best, float(loss_fn(combine(params, (1.0, delta)))))
+    with torch.no_grad():
+        seen.append(loss_fn(combine(params, (1.0, delta))))
+    base, best = float(seen[0]), float(torch.stack(seen).max())
     return 100 * (best - base) / (1 + base)
