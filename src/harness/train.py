@@ -16,7 +16,9 @@ Adafactor's factored moments, Shampoo, gradient-norm clipping) would mix the see
 `batched=False`. A model of your own trains batched when `torch.func.vmap(functional_call)` can run
 it: Linear, Conv and norm layers (BatchNorm's running statistics are stacked per seed like the
 weights) and any composition of them. A forward that branches on a tensor's value or calls .item()
-cannot be batched: it is refused with that reason, and `batched=False` trains it. Layers the
+cannot be batched: it is refused with that reason, and `batched=False` trains it. A model that
+defines `forward_stacked(params, x, **kwargs)` (all seeds from the stacked weights) skips vmap
+(harness.stacked.forward_all), as plain MLPs do. Layers the
 initialiser does not know need an `init_from(generator)` method (`harness.models.init_`). A loss of
 your own is a `LossObject`.
 """
