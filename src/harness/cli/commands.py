@@ -58,9 +58,12 @@ def cmd_faults(args) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for old in [*folder.glob("*.json"), *folder.glob("*.md")]:  # this command's own earlier records
             old.unlink()
+        # one token: a path given as a separate argument joins pytest's guess of the rootdir, and a
+        # folder outside the project then makes it collect everything under their common parent
+        results = f"--results-dir={folder}"
         commands[kind] = pytest_command("--tier", args.tier, "--benchmark-disable", "-q", "-p", "no:cacheprovider",
-                                        "--results-dir", str(folder), *threads,
-                                        *(["--plant-fault", kind] if kind != "none" else []), *args.pytest_args)
+                                        results, *threads, *(["--plant-fault", kind] if kind != "none" else []),
+                                        *args.pytest_args)
         print(f"harness faults: {kind}: {' '.join(commands[kind][2:])}", flush=True)
 
     def run_one(kind: str) -> None:
