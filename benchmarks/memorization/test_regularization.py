@@ -81,9 +81,10 @@ def weight_norm(params: dict[str, torch.Tensor]) -> torch.Tensor:
 def run(cfg: Config, device, seeds: list[int]) -> dict:
     """Per seed: test and train accuracy and weight norm of every variant, the unregularized /
     regularized test-accuracy ratios, and each regularized variant's weight norm over its plain one."""
+    data = {kind: load_dataset("mnist1d", device).subset(n_train=rows) for kind, rows in cfg.n_train.items()}
     out, norms = {}, {}
     for name, (kind, dropout, decay) in cfg.variants.items():
-        ds = load_dataset("mnist1d", device).subset(n_train=cfg.n_train[kind])
+        ds = data[kind]
         training = replace(cfg.train, epochs=cfg.epochs[kind], eval_every=cfg.epochs[kind], weight_decay=decay)
         result = train(network(kind, dropout), TrainData.of(ds), seeds, training, device)
         out[f"{name}_test_acc"] = result.accuracy(ds.x_test, ds.y_test).cpu().numpy()
