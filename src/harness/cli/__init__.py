@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--out", type=Path, default=Path(".harness/faults"), help="run records and logs go here")
     faults.add_argument("--kinds", nargs="+", default=None, help="faults to plant (default: all)")
     faults.add_argument("--jobs", type=int, default=None,
-                        help="runs at once, each with its share of the cores' threads (default: one per usable core)")
+                        help="runs at once, each with its share of the cores' threads; None: one per usable core")
     faults.add_argument("pytest_args", nargs="*", help="more pytest arguments, after -- (e.g. -- -k pruning)")
     faults.set_defaults(func=cmd_faults)
 
