@@ -451,6 +451,57 @@ def test_a_schedule_split_over_two_runs_is_the_schedule_of_one(digits):
         TrainConfig(epochs=4, schedule_start=2, schedule_epochs=5)
 
 
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(epochs=4, batch_size=16, optimizer="sgd", lr=0.1, momentum=0.9, lr_schedule="linear"),
+    TrainConfig(epochs=4, batch_size=16, optimizer="adam", lr=1e-2, weight_decay=1e-3),
+], ids=["sgd-momentum-linear", "adam"])
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "per-seed"])
+def test_a_run_continued_from_its_optimizer_state_is_one_run(digits, cfg, batched):
+    """A run of 4 epochs, each with its own rows ([S, epochs, L] order), is the same model as 1
+    epoch continued for 3 from the weights and optimizer state it ended with; continuing from the
+    weights alone (momentum and moments start afresh) is not. A fork of the state into copies
+    trains each copy as the parent would have."""
+    data = TrainData(digits.x[:96], digits.y[:96])
+    g = torch.Generator().manual_seed(0)
+    order = torch.stack([torch.stack([torch.randperm(96, generator=g)[:64] for _ in range(4)]) for _ in range(2)])
+    factory = lambda: mlp([64, 16, 10])
+    whole = train(factory, data, [0, 1], cfg, "cpu", order=order, batched=batched)
+    first = train(factory, data, [0, 1], replace(cfg, epochs=1, schedule_epochs=4), "cpu", order=order[:, :1],
+                  batched=batched)
+    rest = replace(cfg, epochs=3, schedule_start=1, schedule_epochs=4)
+    continued = train(factory, data, [0, 1], rest, "cpu", order=order[:, 1:], start=first.params,
+                      start_optimizer=first.optimizer_state, batched=batched)
+    for name in whole.params:
+        torch.testing.assert_close(continued.params[name], whole.params[name], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(continued.optimizer_state["0.weight"], whole.optimizer_state["0.weight"],
+                               atol=1e-5, rtol=1e-4)
+    afresh = train(factory, data, [0, 1], rest, "cpu", order=order[:, 1:], start=first.params, batched=batched)
+    assert not torch.allclose(afresh.params["0.weight"], whole.params["0.weight"], atol=1e-3)
+
+    fork = lambda stack: {k: v.repeat_interleave(2, 0) if torch.is_tensor(v) and v.dim() else v
+                          for k, v in stack.items()}
+    copies = train(factory, data, [10, 11, 12, 13], rest, "cpu", order=order[:, 1:].repeat_interleave(2, 0),
+                   start=fork(first.params), start_optimizer={k: fork(v) for k, v in first.optimizer_state.items()},
+                   batched=batched)
+    torch.testing.assert_close(copies.params["0.weight"], whole.params["0.weight"].repeat_interleave(2, 0),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_an_early_stop_leaves_no_optimizer_state_and_bad_states_are_refused(digits):
+    data = TrainData(digits.x[:64], digits.y[:64])
+    factory = lambda: mlp([64, 10])
+    stopped = train(factory, data, [0, 1], TrainConfig(epochs=2, stop_at_train_acc=0.5), "cpu")
+    assert stopped.optimizer_state is None  # a seed that stopped took its state with it
+    state = train(factory, data, [0, 1], TrainConfig(epochs=1), "cpu").optimizer_state
+    assert set(state["0.weight"]) == {"step", "exp_avg", "exp_avg_sq"}
+    with pytest.raises(ValueError, match=r"start_optimizer\['0.weight'\]\['exp_avg'\] stacks 2 seeds but 3"):
+        train(factory, data, [0, 1, 2], TrainConfig(epochs=1), "cpu", start_optimizer=state)
+    with pytest.raises(ValueError, match=r"names parameters the model does not have: \['9.weight'\]"):
+        train(factory, data, [0, 1], TrainConfig(epochs=1), "cpu", start_optimizer={"9.weight": state["0.weight"]})
+    with pytest.raises(ValueError, match=r"order must be .* \[seeds, epochs=2, L\]"):
+        train(factory, data, [0, 1], TrainConfig(epochs=2), "cpu", order=torch.zeros(2, 3, 8, dtype=torch.long))
+
+
 def test_curves_on_the_training_set_only_leave_training_unchanged(digits):
     both = TrainConfig(epochs=3, batch_size=128, stop_at_train_acc=0.99)
     train_only = replace(both, test_curves=False)

@@ -15,9 +15,12 @@ barely matters more than the late one here (1.8×).
 Setting: digits, MLP 64-128-128-10, batch 32, T = 1000 steps, K = 8; SGD momentum 0.9, lr 0.1
 decayed linearly to 0. Each base seed fixes the init and a row sequence (concatenated
 permutations of the training set); perturbation k redraws the rows of one window from its own
-stream. All 2·K models of every base seed train in one batched run with explicit orders
-(train(order=...)), every base seed's models in the same run. Variance: over the K models, of each test logit, averaged over test
-examples and classes.
+stream. Every base seed's models train in the same batched runs with explicit orders
+(train(order=...)); the K late-perturbed models share their first 90% of steps, which are trained
+once and forked with their momentum (train(start_optimizer=...)): 3 base seeds 14.6 → 9.7 s, the
+same models up to float rounding (seeds 0–1 equal to 3 decimals in every setting, seed 2's
+var_late 0.0172 → 0.0181 at constant lr; 12 seeds and held-out 200000, 700000 green). Variance:
+over the K models, of each test logit, averaged over test examples and classes.
 
 Measured (cpu, 2 threads, 5 base seeds, 17.8 s per setting): linear decay var_early
 1.733±0.091 against var_late 0.0020±0.0007, ratio 985±359 (first calibration: 75–932 per base
@@ -67,6 +70,10 @@ class Config:
     settings: tuple = ("momentum_decay", "momentum_constant_lr", "plain_sgd_decay")
     widths: tuple = field(default=(64, 128, 128, 10))
 
+    def __post_init__(self):
+        if self.steps % round(1 / WINDOW):
+            raise ValueError(f"steps must be a multiple of {round(1 / WINDOW)} (training runs window by window)")
+
 
 TIERS = {"smoke": Config(settings=("momentum_constant_lr",)), "full": Config()}
 ASSERTED = ("momentum_constant_lr", "momentum_decay")  # each ≥ 10× where the tier runs it
@@ -89,18 +96,37 @@ def orders(base: int, cfg: Config, n: int, batch: int) -> torch.Tensor:
 
 def output_variances(bases: list[int], setting: str, cfg: Config, device) -> np.ndarray:
     """Per base seed [B, 2]: the variance of the final test logits over its K early-perturbed
-    models, and over its K late-perturbed ones. All 2K models of every base seed train in one
-    batched run (each base seed's models share its init, each model follows its own order)."""
+    models, and over its K late-perturbed ones. Training runs window by window (one epoch per
+    window, each with its own rows). The late-perturbed models of a base seed walk the same rows
+    until the last window, so until then they are one model, the trunk, trained beside the K
+    early-perturbed ones; for the last window the trunk forks into K copies (weights and momentum)
+    and all 2K train on. Each model takes exactly the steps it would alone, at 0.6× the work."""
     digits = load_dataset("digits", device)
-    training = replace(SETTINGS[setting], epochs=1)
-    K = cfg.perturbations
-    sequences = torch.cat([orders(b, cfg, len(digits.y), training.batch_size) for b in bases]).to(device)
-    factory = lambda: mlp(cfg.widths)
-    same_init = {k: v.repeat_interleave(2 * K, dim=0) for k, v in init_params(factory, bases, device).items()}
-    members = [b * 1000 + m for b in bases for m in range(2 * K)]  # distinct ids; init and order are given
-    result = train(factory, TrainData.of(digits), members, training, device, start=same_init, order=sequences)
+    windows = round(1 / WINDOW)
+    training = replace(SETTINGS[setting], epochs=windows - 1, schedule_epochs=windows, eval_every=windows)
+    K, B = cfg.perturbations, len(bases)
+    # [B, 2K, windows, rows per window]: K sequences with the first window redrawn, then K with the last
+    sequences = torch.stack([orders(b, cfg, len(digits.y), training.batch_size) for b in bases]).to(device)
+    sequences = sequences.reshape(B, 2 * K, windows, -1)
+    early, late = sequences[:, :K], sequences[:, K:]
+    factory, data = lambda: mlp(cfg.widths), TrainData.of(digits)
+    init = init_params(factory, bases, device)
+
+    with_trunk = torch.cat([early[:, :, :-1], late[:, :1, :-1]], dim=1).flatten(0, 1)  # [B·(K+1), windows − 1, rows]
+    ids = [b * 1000 + m for b in bases for m in range(K + 1)]  # distinct ids; init and order are given
+    first = train(factory, data, ids, training, device, order=with_trunk,
+                  start={k: v.repeat_interleave(K + 1, dim=0) for k, v in init.items()})
+
+    # per base seed: its K early models go on as they are, its trunk (position K) becomes K copies
+    pick = torch.tensor([b * (K + 1) + (m if m < K else K) for b in range(B) for m in range(2 * K)], device=device)
+    last = torch.cat([early[:, :, -1:], late[:, :, -1:]], dim=1).flatten(0, 1)  # [B·2K, 1, rows]
+    members = [b * 1000 + m for b in bases for m in range(2 * K)]
+    result = train(factory, data, members, replace(training, epochs=1, schedule_start=windows - 1), device,
+                   order=last, start={k: v[pick] for k, v in first.params.items()},
+                   start_optimizer={name: {k: v[pick] if v.dim() else v for k, v in state.items()}
+                                    for name, state in first.optimizer_state.items()})
     with torch.no_grad():
-        logits = result.forward(digits.x_test).reshape(len(bases), 2, K, *digits.x_test.shape[:1], -1)
+        logits = result.forward(digits.x_test).reshape(B, 2, K, *digits.x_test.shape[:1], -1)
     return logits.var(2).mean((-2, -1)).cpu().numpy()  # [B, (early, late)]
 
 

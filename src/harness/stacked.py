@@ -114,6 +114,9 @@ class TrainResult:
     steps_run: torch.Tensor  # [S] optimizer steps likewise
     reached_target: torch.Tensor  # [S] bool: stop_at_train_acc was reached
     seeds: list[int] = field(default_factory=list)
+    # {parameter name: {key: [S, ...] tensor, or a shared value such as Adam's step count}} as the
+    # optimizer ended; None after a run with an early stop. train(start_optimizer=...) continues it.
+    optimizer_state: dict | None = None
 
     def forward(self, x: torch.Tensor, per_seed: bool = False, **kwargs) -> torch.Tensor:
         """Outputs of every seed: x shared [N, ...] or per seed [S, N, ...] → [S, N, out]."""
@@ -131,8 +134,9 @@ class TrainResult:
         (e.g. the post-ReLU last hidden layer of an MLP with modules=1)."""
         template = self.template[:-modules]
         names = {n for n, _ in template.named_parameters()} | {n for n, _ in template.named_buffers()}
-        return replace(self, template=template, params={k: v for k, v in self.params.items() if k in names},
-                       buffers={k: v for k, v in self.buffers.items() if k in names})
+        kept = lambda stack: None if stack is None else {k: v for k, v in stack.items() if k in names}
+        return replace(self, template=template, params=kept(self.params), buffers=kept(self.buffers),
+                       optimizer_state=kept(self.optimizer_state))
 
     def model(self, i: int) -> nn.Module:
         """Seed i as an ordinary nn.Module (a copy) for ops that want one."""

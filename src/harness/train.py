@@ -159,7 +159,7 @@ class TrainConfig:
 def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainConfig, device,
           *, init: str = "default", init_kwargs: dict | None = None, start: dict | None = None,
           masks: dict | None = None, order: torch.Tensor | None = None, batched: bool = True,
-          probe: Probe | None = None) -> TrainResult:
+          probe: Probe | None = None, start_optimizer: dict | None = None) -> TrainResult:
     """Train one model per seed: init from the seed's 'init' stream, data order from 'order'.
 
     start: stacked weights {name: [S, ...]} to begin from instead of a fresh init (fine-tuning,
@@ -167,7 +167,11 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     parameters; masked weights start at zero and are zeroed after every step, so no optimizer
     state (Adam's momentum) revives them — pruning and lottery tickets. order: [S, L] row indices
     each seed walks, batch by batch, in every epoch instead of a fresh shuffle (an experiment that
-    controls which examples come when; L may exceed the training set). batched=True trains all
+    controls which examples come when; L may exceed the training set), or [S, epochs, L]: each
+    epoch its own rows. start_optimizer: the optimizer state to begin from (a previous run's
+    `TrainResult.optimizer_state`, with the same optimizer settings), so that a run continues
+    another exactly — momentum and Adam's moments included — or forks copies of it (repeat its
+    per-seed slices like the weights in `start`). batched=True trains all
     seeds together (vmap); batched=False runs the same loop per seed without vmap. Both give the
     same result up to float rounding. probe: measured at every evaluation, its values become curves
     (Probe above).
@@ -177,10 +181,12 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     data.check(len(seeds), device)
     start = _checked_stack("start", start, len(seeds), device)
     masks = _checked_stack("masks", masks, len(seeds), device)
-    if order is not None and (order.dim() != 2 or order.shape[0] != len(seeds) or order.device != device
+    start_optimizer = _checked_optimizer_state(start_optimizer, len(seeds), device)
+    if order is not None and (order.dim() not in (2, 3) or order.shape[0] != len(seeds) or order.device != device
+                              or (order.dim() == 3 and order.shape[1] != cfg.epochs)
                               or order.min() < 0 or order.max() >= data.n_train):
-        raise ValueError(f"order must be [seeds={len(seeds)}, L] row indices below {data.n_train} on {device}, "
-                         f"got shape {tuple(order.shape)} on {order.device}")
+        raise ValueError(f"order must be [seeds={len(seeds)}, L] or [seeds, epochs={cfg.epochs}, L] row indices "
+                         f"below {data.n_train} on {device}, got shape {tuple(order.shape)} on {order.device}")
     options = {"init": init, "init_kwargs": init_kwargs or {}, "probe": probe}
     # Dropout draws from torch's global RNG (vmap cannot take a generator): seed it from the first
     # seed's 'dropout' stream inside fork_rng, so the run repeats and the caller's RNG is untouched.
@@ -189,10 +195,12 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
         torch.manual_seed(stream_key(seeds[0], "dropout"))
         if not batched:
             parts = [_fit(factory, data.seed(i), [s], cfg, device, batched=False, start=_pick(start, i),
-                          masks=_pick(masks, i), order=None if order is None else order[i:i + 1], **options)
+                          masks=_pick(masks, i), order=None if order is None else order[i:i + 1],
+                          start_optimizer=_pick_state(start_optimizer, i), **options)
                      for i, s in enumerate(seeds)]
             return _concat(parts, seeds)
-        return _fit(factory, data, seeds, cfg, device, batched=True, start=start, masks=masks, order=order, **options)
+        return _fit(factory, data, seeds, cfg, device, batched=True, start=start, masks=masks, order=order,
+                    start_optimizer=start_optimizer, **options)
 
 
 def init_params(factory: Callable[[], nn.Module], seeds, device, *, init: str = "default",
@@ -215,12 +223,33 @@ def _checked_stack(what: str, stack: dict | None, n_seeds: int, device: torch.de
     return stack
 
 
+def _checked_optimizer_state(state: dict | None, n_seeds: int, device: torch.device) -> dict | None:
+    """{name: {key: tensor}} with every per-seed tensor (dim ≥ 1) stacking n_seeds, on the device."""
+    for name, entries in (state or {}).items():
+        for key, value in entries.items():
+            if torch.is_tensor(value) and value.dim() > 0 and value.shape[0] != n_seeds:
+                raise ValueError(f"start_optimizer[{name!r}][{key!r}] stacks {value.shape[0]} seeds but {n_seeds} "
+                                 f"seeds are trained")
+            if torch.is_tensor(value) and value.device != device:
+                raise ValueError(f"start_optimizer[{name!r}][{key!r}] is on {value.device} but training runs on "
+                                 f"{device}")
+    return state
+
+
 def _pick(stack: dict | None, i: int) -> dict | None:
     return None if stack is None else {k: v[i:i + 1] for k, v in stack.items()}
 
 
+def _pick_state(state: dict | None, i: int) -> dict | None:
+    """Seed i's slice of an optimizer state; shared entries (Adam's step count) as they are."""
+    if state is None:
+        return None
+    return {name: {k: v[i:i + 1] if torch.is_tensor(v) and v.dim() > 0 else v for k, v in entries.items()}
+            for name, entries in state.items()}
+
+
 def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, init_kwargs, batched,
-         start, masks, order, probe) -> TrainResult:
+         start, masks, order, probe, start_optimizer) -> TrainResult:
     models = [build(factory, s, init, device, **init_kwargs) for s in seeds]
     params, buffers = stack_module_state(models)
     template = copy.deepcopy(models[0]).to("meta")
@@ -228,7 +257,8 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     forward = _batched_forward(template) if batched else _single_forward(template)
     batch = _Batch(torch.arange(len(seeds)), params, buffers, _optimizer(list(params.values()), cfg), data.contiguous(),
                    masks or {}, order, [torch_generator(s, "order") for s in seeds])
-    rows = data.n_train if order is None else order.shape[1]
+    _load_optimizer_state(batch.optimizer, params, start_optimizer)
+    rows = data.n_train if order is None else order.shape[-1]
     steps_per_epoch = math.ceil(rows / (cfg.batch_size or rows))
     stop = _EarlyStop(params, buffers, cfg)
     # A seed that reached its target leaves the batch, so the slowest seed no longer makes the
@@ -241,7 +271,7 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     eval_kind = _evaluated_as(cfg)
     curves: dict[str, list[torch.Tensor]] = {}
     for epoch in range(cfg.epochs):
-        _train_epoch(forward, batch, cfg, (cfg.schedule_start + epoch) * steps_per_epoch,
+        _train_epoch(forward, batch, cfg, epoch, (cfg.schedule_start + epoch) * steps_per_epoch,
                      cfg.schedule_span * steps_per_epoch, device)
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
@@ -265,9 +295,26 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
             batch = batch.without(finished, cfg)
     template.eval()  # the result predicts; it does not train
     final_params, final_buffers = stop.final(batch)
+    # A seed that stopped early left its optimizer state behind: only a run without a stop has one to give
+    state = None if stop.active else _named_optimizer_state(batch.optimizer, batch.params)
     return TrainResult(template, final_params, final_buffers,
                        {k: torch.stack(v, dim=1).cpu() for k, v in curves.items()},
-                       stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds))
+                       stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds), state)
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, params: dict, state: dict | None) -> None:
+    unknown = set(state or {}) - set(params)
+    if unknown:
+        raise ValueError(f"start_optimizer names parameters the model does not have: {sorted(unknown)}; "
+                         f"it has {sorted(params)}")
+    for name, entries in (state or {}).items():
+        optimizer.state[params[name]] = {k: v.clone() if torch.is_tensor(v) else v for k, v in entries.items()}
+
+
+def _named_optimizer_state(optimizer: torch.optim.Optimizer, params: dict) -> dict:
+    """{parameter name: its optimizer state}, detached copies."""
+    return {name: {k: v.detach().clone() if torch.is_tensor(v) else v for k, v in optimizer.state[p].items()}
+            for name, p in params.items() if p in optimizer.state}
 
 
 @dataclass
@@ -281,12 +328,12 @@ class _Batch:
     optimizer: torch.optim.Optimizer
     data: TrainData
     masks: dict[str, torch.Tensor]
-    order: torch.Tensor | None  # the caller's row order [S, L], or None: each seed shuffles from its stream
+    order: torch.Tensor | None  # the caller's rows [S, L] or [S, epochs, L], or None: each seed shuffles
     order_streams: list[torch.Generator]
 
-    def next_order(self, device: torch.device) -> torch.Tensor:
+    def next_order(self, epoch: int, device: torch.device) -> torch.Tensor:
         if self.order is not None:
-            return self.order
+            return self.order if self.order.dim() == 2 else self.order[:, epoch]
         shuffles = torch.stack([torch.randperm(self.data.n_train, generator=g) for g in self.order_streams])
         return devices.from_host(shuffles, device)
 
@@ -358,11 +405,12 @@ def _load_start(params: dict, start: dict | None, masks: dict | None) -> None:
             params[name].mul_(mask)
 
 
-def _train_epoch(forward, batch: _Batch, cfg: TrainConfig, step: int, total_steps: int, device) -> None:
+def _train_epoch(forward, batch: _Batch, cfg: TrainConfig, epoch: int, step: int, total_steps: int,
+                 device) -> None:
     """One pass over the rows, each seed of the batch in its own order (a shuffle from its 'order'
     stream, or the caller's)."""
     forward.template.train()  # dropout on
-    perms = batch.next_order(device)
+    perms = batch.next_order(epoch, device)
     params, buffers, data, optimizer = batch.params, batch.buffers, batch.data, batch.optimizer
     n = perms.shape[1]
     size = cfg.batch_size or n
@@ -528,6 +576,9 @@ def _concat(parts: list[TrainResult], seeds) -> TrainResult:
     curves = {k: torch.cat([F.pad(p.curves[k], (0, width - p.curves[k].shape[1]), value=torch.nan)
                             for p in parts]) for k in parts[0].curves}
     cat = lambda attr: {k: torch.cat([getattr(p, attr)[k] for p in parts]) for k in getattr(parts[0], attr)}
+    state = None if parts[0].optimizer_state is None else {
+        name: {k: torch.cat([p.optimizer_state[name][k] for p in parts]) if torch.is_tensor(v) and v.dim() > 0 else v
+               for k, v in entries.items()} for name, entries in parts[0].optimizer_state.items()}
     return TrainResult(parts[0].template, cat("params"), cat("buffers"), curves,
                        torch.cat([p.epochs_run for p in parts]), torch.cat([p.steps_run for p in parts]),
-                       torch.cat([p.reached_target for p in parts]), list(seeds))
+                       torch.cat([p.reached_target for p in parts]), list(seeds), state)
