@@ -16,7 +16,12 @@ on every seed. Steps to fit: Gaussian 251±18, random pixels 283±9, shuffled pi
 labels 392±11, random labels 413±16; ratios to random labels 0.610±0.055 (Gaussian) and
 0.687±0.026 (random pixels) (first calibration at full scale: ≤ 0.66 and ≤ 0.74). Test accuracy:
 random labels 0.102±0.012, Gaussian 0.103±0.012, random pixels 0.232±0.009, shuffled 0.457,
-true 0.450. Full (w = 512, 4000 rows, 200 s): steps 704±23 / 813±18 / 986±14 / 1011±18 /
+true 0.450. The smoke tier has used 750 rows since 2026-12 (3 seeds 14.0 → 11.0 s): over seeds
+0–11 and held-out 200000–200005 every condition fits on every seed, steps Gaussian 192±7, random
+pixels 224±17, shuffled 301±14, true 303±14, random labels 304±15; ratios to random labels
+0.636 (0.536–0.739, Gaussian) and 0.737 (0.660–0.885, random pixels); test accuracy random labels
+0.097 (≤ 0.121), Gaussian 0.099 (≤ 0.116). At 500 rows (4 steps an epoch) the Gaussian ratio
+spread to 0.67–0.92 on 3 seeds, too close to its 0.85. Full (w = 512, 4000 rows, 200 s): steps 704±23 / 813±18 / 986±14 / 1011±18 /
 1197±37 (first calibration: 698 / 819 / 998 / 966 / 1139), ratios 0.589±0.022 and 0.680±0.024; test
 accuracy 0.090 (random labels), 0.100 (Gaussian), 0.299 (random pixels), 0.658 (true).
 """
@@ -42,7 +47,7 @@ class Config:
                                                                     stop_at_train_acc=1.0, test_curves=False))
 
 
-TIERS = {"smoke": Config(width=256, n_train=1000), "full": Config(width=512, n_train=4000)}
+TIERS = {"smoke": Config(width=256, n_train=750), "full": Config(width=512, n_train=4000)}
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:
