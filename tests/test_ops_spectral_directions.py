@@ -9,7 +9,7 @@ from harness.models import mlp
 from harness.ops.directions import random_subset_purity, top_k_purity
 from harness.ops.spectral import conv_operator_norm, lipschitz_bound, local_gain, spectral_norm, worst_direction
 from harness.train import TrainConfig, TrainData, train
-from harness.trained_models import trained
+from harness.trained_models import Recipe, trained
 
 
 def test_power_iteration_matches_the_matrix_two_norm():
@@ -80,5 +80,12 @@ def test_without_head_gives_the_hidden_features():
 
 def test_zoo_trains_once_and_knows_its_recipes():
     assert trained("digits-softmax", "cpu", [7]) is trained("digits-softmax", "cpu", [7])
+    # a benchmark's own setting that equals a named recipe gets the same models (C1, C3 in the smoke tier)
+    same = Recipe("digits", ("mlp", (64, 10)), TrainConfig(epochs=100, batch_size=64, lr=1e-2, eval_every=100))
+    assert trained(same, "cpu", [7]) is trained("digits-softmax", "cpu", [7])
+    other = Recipe("digits", ("mlp", (64, 10)), TrainConfig(epochs=1, batch_size=64, lr=1e-2))
+    assert trained(other, "cpu", [7]) is not trained("digits-softmax", "cpu", [7])
     with pytest.raises(ValueError, match="recipe"):
         trained("imagenet-resnet", "cpu", [0])
+    with pytest.raises(ValueError, match="model must be \\(kind, argument\\)"):
+        Recipe("digits", ("resnet", 18), other.config)

@@ -34,6 +34,7 @@ from harness.models import mlp
 from harness.ops.prune import SCOPES, apply_masks, magnitude_masks, sparsity, weight_names
 from harness.seeds import SeedGrid
 from harness.train import TrainConfig, TrainData, train
+from harness.trained_models import Recipe, trained
 
 SPARSITIES = (0.5, 0.8, 0.9, 0.95)  # fraction of weights pruned; 0.9 is Han's ~10×
 TENFOLD = 0.9
@@ -62,7 +63,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     digits = load_dataset("digits", device)
     data = TrainData.of(digits)
     factory = lambda: mlp(cfg.widths)
-    dense = train(factory, data, seeds, cfg.dense, device)
+    dense = trained(Recipe("digits", ("mlp", cfg.widths), cfg.dense), device, seeds)  # shared where equal
     dense_acc = dense.accuracy(digits.x_test, digits.y_test)
     weights = {k: dense.params[k] for k in weight_names(dense.params)}
     masks = {case: magnitude_masks(weights, case[1], scope=case[0]) for case in CASES}

@@ -34,6 +34,7 @@ from harness.ops.quantize import quantize_symmetric
 from harness.ops.storage import compression_ratio
 from harness.ops.weight_sharing import largest_codebook, share_weights
 from harness.train import TrainConfig, TrainData, train
+from harness.trained_models import Recipe, trained
 
 SPARSITY = 0.9
 INDEX_BITS = 5  # Han's relative-index width for fully connected layers
@@ -85,7 +86,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
     digits = load_dataset("digits", device)
     data = TrainData.of(digits)
     factory = lambda: mlp(cfg.widths)
-    dense = train(factory, data, seeds, cfg.dense, device)
+    dense = trained(Recipe("digits", ("mlp", cfg.widths), cfg.dense), device, seeds)  # shared where equal
     names = weight_names(dense.params)
     masks = magnitude_masks({k: dense.params[k] for k in names}, SPARSITY, scope="layer")
     pruned = train(factory, data, seeds, cfg.finetune, device, start=dense.params, masks=masks)
