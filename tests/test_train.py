@@ -498,6 +498,10 @@ def test_an_early_stop_leaves_no_optimizer_state_and_bad_states_are_refused(digi
         train(factory, data, [0, 1, 2], TrainConfig(epochs=1), "cpu", start_optimizer=state)
     with pytest.raises(ValueError, match=r"names parameters the model does not have: \['9.weight'\]"):
         train(factory, data, [0, 1], TrainConfig(epochs=1), "cpu", start_optimizer={"9.weight": state["0.weight"]})
+    lacks = r"start_optimizer\['0.weight'\] lacks \['momentum_buffer'\] .* same optimizer"
+    with pytest.raises(ValueError, match=lacks):
+        train(factory, data, [0, 1], TrainConfig(epochs=1, optimizer="sgd", momentum=0.9), "cpu",
+              start_optimizer={"0.weight": {"step": state["0.weight"]["step"]}})
     with pytest.raises(ValueError, match=r"order must be .* \[seeds, epochs=2, L\]"):
         train(factory, data, [0, 1], TrainConfig(epochs=2), "cpu", order=torch.zeros(2, 3, 8, dtype=torch.long))
 

@@ -257,7 +257,7 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
     forward = _batched_forward(template) if batched else _single_forward(template)
     batch = _Batch(torch.arange(len(seeds)), params, buffers, _optimizer(list(params.values()), cfg), data.contiguous(),
                    masks or {}, order, [torch_generator(s, "order") for s in seeds])
-    _load_optimizer_state(batch.optimizer, params, start_optimizer)
+    _load_optimizer_state(batch.optimizer, params, start_optimizer, cfg)
     rows = data.n_train if order is None else order.shape[-1]
     steps_per_epoch = math.ceil(rows / (cfg.batch_size or rows))
     stop = _EarlyStop(params, buffers, cfg)
@@ -302,12 +302,19 @@ def _fit(factory, data: TrainData, seeds, cfg: TrainConfig, device, *, init, ini
                        stop.epochs_run, stop.epochs_run * steps_per_epoch, stop.done.clone(), list(seeds), state)
 
 
-def _load_optimizer_state(optimizer: torch.optim.Optimizer, params: dict, state: dict | None) -> None:
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, params: dict, state: dict | None,
+                          cfg: TrainConfig) -> None:
     unknown = set(state or {}) - set(params)
     if unknown:
         raise ValueError(f"start_optimizer names parameters the model does not have: {sorted(unknown)}; "
                          f"it has {sorted(params)}")
+    # what the named optimizers keep per parameter (torch would fail later with a bare KeyError)
+    needs = {"adam": {"step", "exp_avg", "exp_avg_sq"}, "sgd": {"momentum_buffer"} if cfg.momentum else set()}
     for name, entries in (state or {}).items():
+        missing = needs.get(cfg.optimizer, set()) - set(entries) if isinstance(cfg.optimizer, str) else set()
+        if missing:
+            raise ValueError(f"start_optimizer[{name!r}] lacks {sorted(missing)} (it holds {sorted(entries)}): "
+                             f"give the optimizer_state of a run with the same optimizer ({cfg.optimizer})")
         optimizer.state[params[name]] = {k: v.clone() if torch.is_tensor(v) else v for k, v in entries.items()}
 
 
