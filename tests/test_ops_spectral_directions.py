@@ -80,7 +80,7 @@ def test_without_head_gives_the_hidden_features():
 
 def test_zoo_trains_once_and_knows_its_recipes():
     assert trained("digits-softmax", "cpu", [7]) is trained("digits-softmax", "cpu", [7])
-    # a benchmark's own setting that equals a named recipe gets the same models (C1, C3 in the smoke tier)
+    # a benchmark's own setting that equals a named recipe gets the same models (C1, C2 in the smoke tier)
     same = Recipe("digits", ("mlp", (64, 10)), TrainConfig(epochs=100, batch_size=64, lr=1e-2, eval_every=100))
     assert trained(same, "cpu", [7]) is trained("digits-softmax", "cpu", [7])
     other = Recipe("digits", ("mlp", (64, 10)), TrainConfig(epochs=1, batch_size=64, lr=1e-2))

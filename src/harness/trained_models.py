@@ -4,7 +4,7 @@ The adversarial group attacks the same digits classifiers in several files (FGSM
 fooling images, Lipschitz bounds, unit directions, adversarial training's "before"); training
 them once per (recipe, device, seeds) keeps the group's smoke tier within its budget. A recipe is
 (dataset, model, training config), compared by value: a benchmark whose own setting happens to
-equal a named recipe (C1's and C3's dense nets in the smoke tier are "digits-mlp") gets the same
+equal a named recipe (C1's and C2's dense nets in the smoke tier are "digits-mlp") gets the same
 trained models. Results are cached in memory only.
 """
 
@@ -51,7 +51,7 @@ def _evaluated_at_the_end(epochs: int, batch_size: int, lr: float) -> TrainConfi
 
 LENET = ("mlp", (64, 300, 100, 10))
 # The adversarial group's calibrated setting: digits, Adam 1e-3, batch 64, 30 epochs
-# (softmax regression: Adam 1e-2, 100). C1 and C3 train their dense nets the same way in the smoke
+# (softmax regression: Adam 1e-2, 100). C1 and C2 train their dense nets the same way in the smoke
 # tier (`trained(Recipe(...))`), so those come from the same cache entry.
 RECIPES = {
     "digits-mlp": Recipe("digits", LENET, _evaluated_at_the_end(30, 64, 1e-3)),
