@@ -12,6 +12,7 @@ from harness.ops.continual import (
     EWCStrategy,
     FineTune,
     Replay,
+    ReplayStrategy,
     average_accuracy,
     backward_transfer,
     class_balanced_sample,
@@ -176,6 +177,22 @@ def test_train_sequence_fills_the_matrix_and_fine_tuning_forgets_split_classes()
     assert R.shape == R_task.shape == (2, 2, 2)
     assert (R[:, 0, 0] > 0.9).all() and (R[:, 1, 0] < 0.1).all()  # the shared head forgets 0/1
     assert (R_task >= R - 1e-6).all()  # knowing the task never hurts
+
+
+def test_methods_that_begin_alike_can_share_their_first_task():
+    """Replay and EWC begin with plain cross-entropy: given the first task fine-tuning trained, they
+    fill the same matrices as when they train it themselves; HAT begins otherwise and is refused."""
+    digits = load_dataset("digits")
+    tasks = split_tasks(digits, [(0, 1), (2, 3), (4, 5)])
+    cfg, factory = TrainConfig(epochs=2, batch_size=32, lr=1e-2), lambda: mlp([64, 32, 10])
+    plain = train_sequence(factory, tasks, [0, 1], cfg, "cpu", FineTune())
+    for strategy in (lambda: ReplayStrategy([0, 1], 5), lambda: EWCStrategy(100.0)):
+        alone = train_sequence(factory, tasks, [0, 1], cfg, "cpu", strategy())
+        shared = train_sequence(factory, tasks, [0, 1], cfg, "cpu", strategy(), first=plain["first"])
+        torch.testing.assert_close(shared["R"], alone["R"])
+        assert shared["first"] is plain["first"]
+    with pytest.raises(ValueError, match="begins with .* train its first task itself"):
+        train_sequence(factory, tasks, [0, 1], cfg, "cpu", HATStrategy(), first=plain["first"])
 
 
 def hat_grads(previous):

@@ -26,7 +26,10 @@ epoch, usage regularizer c = 0.75, SGD lr 0.1, 10 epochs per task; its control i
 multi-head network without gates. Replay and EWC: Adam 1e-3; split tasks 10 epochs, permuted 5;
 EWC λ = 300 with the diagonal Fisher of each task on its training set — Kirkpatrick et al.'s,
 the expectation of the squared gradient under the model's own predictive distribution
-(`fisher="empirical"` squares the gradient at the true label instead).
+(`fisher="empirical"` squares the gradient at the true label instead). Fine-tuning, replay and
+EWC all begin with plain cross-entropy, so each task sequence's first task is trained once and
+shared (`train_sequence(first=...)`): the five runs 17.0 → 12.9 s for 3 seeds, every matrix
+bit-identical.
 
 Measured (cpu, 2 threads, 5 seeds):
 - HAT (15 epochs, lr 0.1): forgetting 0.000 every seed, avg accuracy 0.936±0.011; plain forgetting
@@ -121,8 +124,12 @@ TIERS = {"smoke": Config(),
 METHODS = ("hat", "hat_control", "split_plain", "split_replay", "split_ewc", "permuted_plain", "permuted_ewc")
 
 
-def run(cfg: Config, device, seeds: list[int], names=METHODS) -> dict:
-    """Per method and setting: average accuracy, forgetting and task A's final accuracy per seed."""
+def run(cfg: Config, device, seeds: list[int], names=METHODS, firsts: dict | None = None) -> dict:
+    """Per method and setting: average accuracy, forgetting and task A's final accuracy per seed.
+    firsts: the first task of each MLP setting once trained (plain, replay and EWC all begin with
+    plain cross-entropy and part from the second task on), kept by the caller across calls with
+    the same cfg and seeds."""
+    firsts = {} if firsts is None else firsts
     digits = load_dataset("digits", device)
     heads = lambda gated: lambda: HATNet(64, cfg.hat_hidden, PERMUTED_TASKS, 10, gated=gated)
     with_ids = lambda: permuted_tasks(digits, PERMUTED_TASKS, seeds, transform=with_task_id)
@@ -141,8 +148,13 @@ def run(cfg: Config, device, seeds: list[int], names=METHODS) -> dict:
     out = {}
     for name in names:
         tasks, strategy, training, network = settings[name]
+        shared = network is None  # the MLP settings, one first task per kind of task sequence
         network = network or (lambda: mlp([64, *cfg.hidden, 10]))
-        matrices = train_sequence(network, tasks(), seeds, training, device, strategy())
+        kind = name.split("_")[0]
+        matrices = train_sequence(network, tasks(), seeds, training, device, strategy(),
+                                  first=firsts.get(kind) if shared else None)
+        if shared:
+            firsts[kind] = matrices["first"]
         R = matrices["R"]
         out[name] = {"avg_acc": average_accuracy(R).numpy(), "forgetting": forgetting(R).numpy(),
                      "avg_acc_task_il": average_accuracy(matrices["R_task"]).numpy(),
@@ -153,11 +165,11 @@ def run(cfg: Config, device, seeds: list[int], names=METHODS) -> dict:
 @pytest.fixture(scope="module")
 def outcome(device, cfg, seeds):
     """outcome(name): one method's results, run on first use and shared by the tests that compare with it."""
-    cache = {}
+    cache, firsts = {}, {}
 
     def get(name: str) -> dict:
         if name not in cache:
-            cache[name] = run(cfg, device, seeds, names=(name,))[name]
+            cache[name] = run(cfg, device, seeds, names=(name,), firsts=firsts)[name]
         return cache[name]
     return get
 

@@ -96,16 +96,29 @@ class FineTune:
 
 
 def train_sequence(factory, tasks: list[Task], seeds, cfg: TrainConfig, device,
-                   strategy: Strategy | None = None) -> dict[str, torch.Tensor]:
+                   strategy: Strategy | None = None, first: TrainResult | None = None) -> dict:
     """Train the tasks in order and evaluate every task after each one.
 
+    first: the first task already trained (the "first" of an earlier call with the same factory,
+    tasks, seeds and cfg), for methods that begin alike — with plain cross-entropy — and differ
+    from the second task on (fine-tuning, replay and EWC do).
+
     Returns {"R": [S, T, T] accuracy matrix (argmax over all outputs), "R_task": the same with
-    the argmax restricted to each task's classes (task-incremental reading)}, on the CPU.
+    the argmax restricted to each task's classes (task-incremental reading)}, on the CPU, and
+    "first": the model after the first task.
     """
     strategy = strategy or FineTune()
+    if first is not None and strategy.loss(0) != "cross_entropy":
+        raise ValueError(f"a shared first task was trained with plain cross-entropy, but this strategy begins "
+                         f"with {strategy.loss(0)!r}: train its first task itself (first=None)")
     start, rows, task_rows = None, [], []
     for t, task in enumerate(tasks):
-        result = train(factory, task.train, seeds, replace(cfg, loss=strategy.loss(t)), device, start=start)
+        if t == 0 and first is not None:
+            result = first
+        else:
+            result = train(factory, task.train, seeds, replace(cfg, loss=strategy.loss(t)), device, start=start)
+        if t == 0:
+            first = result
         if t < len(tasks) - 1:  # nothing follows the last task
             strategy.learned(t, result, task)
         start = result.params
@@ -113,7 +126,7 @@ def train_sequence(factory, tasks: list[Task], seeds, cfg: TrainConfig, device,
             logits = [result.forward(other.x_test, per_seed=other.per_seed) for other in tasks]
         rows.append(torch.stack([(lg.argmax(-1) == o.y_test).float().mean(-1) for lg, o in zip(logits, tasks)], -1))
         task_rows.append(torch.stack([task_accuracy(lg, o.y_test, o.classes) for lg, o in zip(logits, tasks)], -1))
-    return {"R": torch.stack(rows, 1).cpu(), "R_task": torch.stack(task_rows, 1).cpu()}
+    return {"R": torch.stack(rows, 1).cpu(), "R_task": torch.stack(task_rows, 1).cpu(), "first": first}
 
 
 def _check_matrix(R: torch.Tensor) -> int:
