@@ -52,7 +52,7 @@ from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.seeds import torch_generator
-from harness.train import TrainConfig, TrainData, init_params, train
+from harness.train import TrainConfig, TrainData, init_params, optimizer_state_of_seeds, train
 
 WINDOW = 0.1  # the fraction of steps whose examples are redrawn
 SETTINGS = {  # name: training; the first is the one the claim is about
@@ -123,8 +123,7 @@ def output_variances(bases: list[int], setting: str, cfg: Config, device) -> np.
     members = [b * 1000 + m for b in bases for m in range(2 * K)]
     result = train(factory, data, members, replace(training, epochs=1, schedule_start=windows - 1), device,
                    order=last, start={k: v[pick] for k, v in first.params.items()},
-                   start_optimizer={name: {k: v[pick] if v.dim() else v for k, v in state.items()}
-                                    for name, state in first.optimizer_state.items()})
+                   start_optimizer=optimizer_state_of_seeds(first.optimizer_state, pick))
     with torch.no_grad():
         logits = result.forward(digits.x_test).reshape(B, 2, K, *digits.x_test.shape[:1], -1)
     return logits.var(2).mean((-2, -1)).cpu().numpy()  # [B, (early, late)]

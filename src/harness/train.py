@@ -49,7 +49,7 @@ from harness.stacked import (
 )
 
 __all__ = ["EditsGradients", "LossExtras", "LossObject", "OptimizerFactory", "Probe", "ReportsAs", "TrainConfig",
-           "TrainData", "TrainResult", "init_params", "per_seed_loss", "train"]
+           "TrainData", "TrainResult", "init_params", "optimizer_state_of_seeds", "per_seed_loss", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "linear")
@@ -170,8 +170,9 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
     controls which examples come when; L may exceed the training set), or [S, epochs, L]: each
     epoch its own rows. start_optimizer: the optimizer state to begin from (a previous run's
     `TrainResult.optimizer_state`, with the same optimizer settings), so that a run continues
-    another exactly — momentum and Adam's moments included — or forks copies of it (repeat its
-    per-seed slices like the weights in `start`). batched=True trains all
+    another exactly — momentum and Adam's moments included — or forks copies of it
+    (`optimizer_state_of_seeds(state, rows)` with rows that repeat a seed, like the weights in
+    `start`). batched=True trains all
     seeds together (vmap); batched=False runs the same loop per seed without vmap. Both give the
     same result up to float rounding. probe: measured at every evaluation, its values become curves
     (Probe above).
@@ -196,7 +197,7 @@ def train(factory: Callable[[], nn.Module], data: TrainData, seeds, cfg: TrainCo
         if not batched:
             parts = [_fit(factory, data.seed(i), [s], cfg, device, batched=False, start=_pick(start, i),
                           masks=_pick(masks, i), order=None if order is None else order[i:i + 1],
-                          start_optimizer=_pick_state(start_optimizer, i), **options)
+                          start_optimizer=optimizer_state_of_seeds(start_optimizer, slice(i, i + 1)), **options)
                      for i, s in enumerate(seeds)]
             return _concat(parts, seeds)
         return _fit(factory, data, seeds, cfg, device, batched=True, start=start, masks=masks, order=order,
@@ -240,11 +241,12 @@ def _pick(stack: dict | None, i: int) -> dict | None:
     return None if stack is None else {k: v[i:i + 1] for k, v in stack.items()}
 
 
-def _pick_state(state: dict | None, i: int) -> dict | None:
-    """Seed i's slice of an optimizer state; shared entries (Adam's step count) as they are."""
+def optimizer_state_of_seeds(state: dict | None, rows) -> dict | None:
+    """An `optimizer_state` for the seeds at rows (a slice, or an index tensor that may repeat a
+    seed to fork copies of it); shared entries (Adam's step count) as they are."""
     if state is None:
         return None
-    return {name: {k: v[i:i + 1] if torch.is_tensor(v) and v.dim() > 0 else v for k, v in entries.items()}
+    return {name: {k: v[rows] if torch.is_tensor(v) and v.dim() > 0 else v for k, v in entries.items()}
             for name, entries in state.items()}
 
 
@@ -319,8 +321,9 @@ def _load_optimizer_state(optimizer: torch.optim.Optimizer, params: dict, state:
 
 
 def _named_optimizer_state(optimizer: torch.optim.Optimizer, params: dict) -> dict:
-    """{parameter name: its optimizer state}, detached copies."""
-    return {name: {k: v.detach().clone() if torch.is_tensor(v) else v for k, v in optimizer.state[p].items()}
+    """{parameter name: its optimizer state}: the run's own tensors, which nothing updates after
+    it (a run that starts from them works on copies: `_load_optimizer_state`)."""
+    return {name: {k: v.detach() if torch.is_tensor(v) else v for k, v in optimizer.state[p].items()}
             for name, p in params.items() if p in optimizer.state}
 
 
