@@ -6,7 +6,8 @@ their filter normalization).
 The two arms differ only in the skip: same blocks, same LayerNorm, same He init (Li et al. compare
 ResNets with and without shortcuts, both with BatchNorm; LayerNorm plays its part here and needs
 no batch statistics). Claims (per seed, plain over residual): the top Hessian eigenvalue ratio
-≥ 3 on every seed; the filter-normalized sharpness ratio > 1 on average (plain sharper); test
+≥ 1.5 as a geometric mean over seeds (the mean of its log10 ≥ 0.176; in the full tier its one-sided
+95% lower bound); the filter-normalized sharpness ratio > 1 on average (plain sharper); test
 accuracy higher for the residual net on average (paired; in the full tier a one-sided paired t
 test at p < 0.05); the plain net still fits (train accuracy ≥ 0.93), so the gap is not a failure
 to train.
@@ -32,6 +33,23 @@ give a gain of 0.06–0.10 but a plain net that no longer fits (train accuracy 0
 blocks the same gain as 8 (0.016–0.046). 8 blocks is the depth where both fit. Along
 filter-normalized directions the two landscapes differ little at this depth (as Li et al. find
 for their 20-layer nets); the curvature at the minimum is what separates them.
+
+The λ_max claim was "ratio ≥ 3 on every seed" until held-out seeds broke it. Re-measured (1 thread)
+in the batches a run trains — 3 seeds (smoke) and 5 (full): the value of one seed moves with the
+batch it trains in (seed 1700002: 2.7 beside two seeds, 8.7 beside five), as the deep plain net
+amplifies float rounding, so only a statistic over seeds is stable. Smoke, 60 seeds (0–23,
+200000–5, 300000–5, 400000–5, 500000–5, 1500000–5, 1700000–5): ratio 1.92–39 per seed, median 7.1,
+below 3 on 6 of them (seed 4: 2.72 beside seeds 3 and 5), so that claim failed a 3-seed run about
+one time in four; plain λ_max 80–471 (716 seen on seed 1500001), residual 6–121. The 3-seed
+geometric mean is 3.8–22 over the 20 runs. Full, 50 seeds in 10 runs of 5: ratio 1.18–39 per
+seed; geometric means 4.2–12.5, their 95% lower bounds 1.97–6.5. Hence ≥ 1.5 on the geometric
+mean (the full tier's lower bound decides) and no per-seed bar: on 2 of 110 seed-runs the ratio
+was below 1.8 (1.18, 1.72), so even "plain sharper on every seed" would fail a 5-seed run about
+once in a hundred. λ_max and its ratio spread over a factor of 5 and more between seeds, so their
+baselines are in log10. On the same runs: test-accuracy gain −0.002–0.083 per seed, 3-seed means
+≥ 0.015, full paired t ≥ 3.3 (one-sided p < 0.02); filter-normalized sharpness ratio 0.93–1.52 per seed,
+3-seed means ≥ 1.07, full lower bounds 1.02–1.23 (the closest margin of this benchmark); plain
+train accuracy 0.925–0.991, 3-seed means ≥ 0.947, full lower bounds ≥ 0.939.
 """
 
 from __future__ import annotations
@@ -106,8 +124,10 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
             "test_acc_gain": residual["test_acc"] - plain["test_acc"],
             "plain_sharpness": plain["sharpness"], "residual_sharpness": residual["sharpness"],
             "sharpness_ratio": plain["sharpness"] / residual["sharpness"],
-            "plain_lambda_max": plain["lambda_max"], "residual_lambda_max": residual["lambda_max"],
+            "log10_plain_lambda_max": np.log10(plain["lambda_max"]),
+            "log10_residual_lambda_max": np.log10(residual["lambda_max"]),
             "lambda_max_ratio": plain["lambda_max"] / residual["lambda_max"],
+            "log10_lambda_max_ratio": np.log10(plain["lambda_max"] / residual["lambda_max"]),
             "slices": {"plain": plain["slice"], "residual": residual["slice"]},
             "planes": {"plain": plain["plane"], "residual": residual["plane"]}}
 
@@ -119,16 +139,19 @@ METRICS = {
     "test_acc_gain": Metric("higher", abs_tol=0.02),
     "sharpness_ratio": Metric("higher", abs_tol=0.1),
     "lambda_max_ratio": Metric("higher", abs_tol=2.0),
-    "plain_lambda_max": Metric("target", abs_tol=20.0),
-    "residual_lambda_max": Metric("lower", abs_tol=5.0),
+    # λ_max spreads over a factor of 5 between seeds (plain 80–716), so its baselines are in log10
+    "log10_lambda_max_ratio": Metric("higher", abs_tol=0.1),
+    "log10_plain_lambda_max": Metric("target", abs_tol=0.1),
+    "log10_residual_lambda_max": Metric("lower", abs_tol=0.1),
 }
 
 
 def test_plain_net_is_sharper_and_generalizes_worse(device, cfg, seeds, claim):
-    """λ_max ratio ≥ 3 per seed, sharpness ratio > 1, residual ahead (paired), plain train acc ≥ 0.93."""
+    """λ_max ratio ≥ 1.5 as a geometric mean, sharpness ratio > 1, residual ahead (paired), plain
+    train acc ≥ 0.93."""
     result = run(cfg, device, seeds)
     claim.record(result, METRICS)
-    claim.each_within("lambda_max_ratio", low=3)
+    claim.at_least("log10_lambda_max_ratio", np.log10(1.5))
     claim.above("sharpness_ratio", 1.0)
     claim.greater("residual_test_acc", "plain_test_acc", 0.0, paired=True)
     claim.at_least("plain_train_acc", 0.93)
