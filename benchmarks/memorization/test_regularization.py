@@ -5,7 +5,7 @@ absence does not break generalization).
 
 Claims:
 - unregularized / regularized test accuracy (mean over seeds): CNN with weight decay and dropout
-  ≥ 0.92; MLP with weight decay ≥ 0.95; MLP with dropout 0.2 ≥ 0.85;
+  ≥ 0.92; MLP with weight decay ≥ 0.95 (smoke: ≥ 0.92, see below); MLP with dropout 0.2 ≥ 0.85;
 - the plain nets learn: test accuracy ≥ 3× chance (0.3), and in the full tier they fit their
   training set (train accuracy ≥ 0.99) — a fault that broke every variant alike would leave the
   ratios near 1 and fail here;
@@ -31,6 +31,16 @@ Measured (cpu, 1 thread, seeds 0–4), test accuracy plain / regularized, weight
   0.614 (1.04), plain train 0.999–1.000, norm 0.39; MLP dropout 0.640 / 0.662 (0.967), norm 0.88.
 Without the phenomenon's ingredients — regularizers switched off (tests/test_claims_need_their_phenomenon.py) —
 every weight-norm ratio is 1 and the claims fail.
+
+The smoke tier's weight-decay bar was 0.95, from seeds 0–4 (0.955–0.972), until a held-out run
+(`--seed-offset 2300000`) gave a mean of 0.949. Re-measured (1 thread, 60 seeds in runs of 3: 0–23,
+200000–5, 300000–5, 400000–5, 500000–5, 1500000–5, 2300000–5): 0.920–1.007 per seed,
+0.966 ± 0.021; 3-seed means 0.937–0.991, below 0.95 on 3 of the 20 runs (seeds 6–8 among them).
+At 30 epochs on 1000 rows weight decay helps the MLP by 3–4% (test 0.428–0.449 plain against
+0.445–0.467 decayed, run means), more than at the full tier's 50 epochs on 4000 rows, where the
+plain net is the better one (ratio 1.04). The smoke bar is 0.92 (3.9 standard errors of a 3-seed
+mean below 0.966); the full tier keeps 0.95. Same runs: dropout ratio 0.950–1.051 per seed (bar
+0.85), CNN ratio 0.958–1.077 (bar 0.92), plain test accuracy ≥ 0.345 (bar 0.3).
 """
 
 from __future__ import annotations
@@ -61,9 +71,11 @@ class Config:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1, batch_size=128, lr=1e-3))
     variants: dict = field(default_factory=lambda: dict(VARIANTS))
     fitted_train_acc: float | None = 0.99  # plain nets must fit their training set (None: not at this budget)
+    weight_decay_ratio: float = 0.95  # the MLP's unregularized / weight-decayed test accuracy, at least
 
 
-TIERS = {"smoke": Config(epochs={"cnn": 30, "mlp": 30}, n_train={"cnn": 500, "mlp": 1000}, fitted_train_acc=None),
+TIERS = {"smoke": Config(epochs={"cnn": 30, "mlp": 30}, n_train={"cnn": 500, "mlp": 1000}, fitted_train_acc=None,
+                         weight_decay_ratio=0.92),  # 30 epochs on 1000 rows: weight decay helps more, see above
          "full": Config()}
 
 
@@ -98,7 +110,7 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 def test_generalization_without_regularizers(device, cfg, seeds, claim):
-    """Unregularized/regularized test accuracy: CNN ≥ 0.92, MLP weight decay ≥ 0.95, MLP dropout ≥
+    """Unregularized/regularized test accuracy: CNN ≥ 0.92, MLP weight decay ≥ 0.95 (smoke 0.92), MLP dropout ≥
     0.85; plain nets ≥ 3× chance (and fit their training set in the full tier); every regularizer
     shrinks the weights by ≥ 5%."""
     result = run(cfg, device, seeds)
@@ -109,7 +121,7 @@ def test_generalization_without_regularizers(device, cfg, seeds, claim):
 def judge(claim, cfg: Config) -> None:
     """M4's claims on a recorded run (also applied to no-op regularizers, where they must fail)."""
     claim.at_least("cnn_ratio", 0.92)
-    claim.at_least("mlp_weight_decay_ratio", 0.95)
+    claim.at_least("mlp_weight_decay_ratio", cfg.weight_decay_ratio)
     claim.at_least("mlp_dropout_ratio", 0.85)
     for plain in ("cnn_plain", "mlp_plain"):
         claim.at_least(f"{plain}_test_acc", 3 * CHANCE)
