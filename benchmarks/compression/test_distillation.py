@@ -6,8 +6,9 @@ bias fix).
 Claims: (a) on a small transfer set (300 digits) a student trained on the teacher's soft targets
 (T=4, α=0.9) beats the same student on hard labels, paired seed by seed (one-sided paired t-test,
 ≥ 8 pairs); (b) a student whose transfer set has no 3s, trained at T=20, recognises more than half
-of the test 3s, while the hard-label student recognises < 5%; raising the student's 3-bias (until
-a tenth of the unlabeled test inputs are called 3, the class prior) recovers more.
+of the test 3s, while the hard-label student recognises < 5%; with its 3-bias set so that a tenth
+of the unlabeled test inputs are called 3 (the class prior; Hinton's bias fix) it recognises
+≥ 90% of them on every seed (the hard-label student, fixed alike, about a third).
 
 Setting: digits; teacher MLP 64-300-100-10 on all 1300 training digits (Adam 1e-3, batch 64,
 30 epochs); students of the same shape, Adam 1e-3, batch 64: (a) the first 300 training digits,
@@ -17,6 +18,16 @@ soft and hard students share init and data order.
 Measured (cpu, 2 threads, smoke): (a) 10 pairs: hard 0.947±0.005, soft 0.960±0.005, gain
 0.014±0.009, soft wins 8/10, paired p = 0.0007. (b) 5 seeds: accuracy on 3s 0.89±0.03 (all
 digits 0.960), 0.96±0.01 after the bias fix (bias raised by 0.3–1.2); hard-label student 0.000.
+
+(b)'s last claim was "the bias fix recovers more" (paired) until a held-out run
+(`--seed-offset 2700000`) failed it: a student that already calls ≥ 10% of the inputs 3 has its
+bias lowered by the fix and can lose a 3 or two. Re-measured (1 thread, 60 seeds in runs of 3:
+0–23, 200000–5, 300000–5, 400000–5, 500000–5, 1500000–5, 2700000–5): 3s recognised 0.84–1.00
+as trained, 0.94–0.98 after the fix; the fix's gain −0.04–0.12 per seed, ≤ 0 on 9 of 60 seeds
+and on average in 2 of the 20 runs; the student calls 8.5–10.5% of the inputs 3 before the fix.
+So the claim is Hinton's figure itself, the share of 3s recognised after the fix (≥ 0.9 on every
+seed; 98.6% in the paper), which the hard-label student, fixed alike, misses by far (0.30–0.34,
+seeds 0–2).
 """
 
 from __future__ import annotations
@@ -109,7 +120,8 @@ def omitted_class_accuracy(logits: torch.Tensor, y: torch.Tensor) -> dict[str, n
 
 
 def test_omitted_class_is_learned_from_soft_targets(teachers, claim, device, cfg, seeds):
-    """(b) Never shown a 3, the distilled student still recognises most 3s; the hard one none."""
+    """(b) Never shown a 3, the distilled student still recognises most 3s, and ≥ 90% after the
+    bias fix; the hard one none."""
     (_, teacher) = teachers
     digits = load_dataset("digits", device)
     keep = digits.y != OMITTED
@@ -117,14 +129,17 @@ def test_omitted_class_is_learned_from_soft_targets(teachers, claim, device, cfg
     data = TrainData(digits.x[keep], digits.y[keep], teacher_logits=logits, per_seed=frozenset({"teacher_logits"}))
     hard, soft = train_pair(cfg, data, cfg.omitted_soft, cfg.omitted_student, seeds, device)
     values = omitted_class_accuracy(soft.forward(digits.x_test).detach(), digits.y_test)
-    values["hard_omitted_acc"] = omitted_class_accuracy(hard.forward(digits.x_test).detach(), digits.y_test)["omitted_acc"]
+    hard_values = omitted_class_accuracy(hard.forward(digits.x_test).detach(), digits.y_test)
+    values["hard_omitted_acc"] = hard_values["omitted_acc"]
+    values["hard_omitted_acc_bias_fixed"] = hard_values["omitted_acc_bias_fixed"]
     claim.record(values, {"omitted_acc": Metric("higher", abs_tol=0.05), "overall_acc": Metric("higher", abs_tol=0.01),
                           "omitted_acc_bias_fixed": Metric("higher", abs_tol=0.05),
                           "bias_shift": Metric("target", abs_tol=0.5),
-                          "hard_omitted_acc": Metric("lower", abs_tol=0.02)})
+                          "hard_omitted_acc": Metric("lower", abs_tol=0.02),
+                          "hard_omitted_acc_bias_fixed": Metric("target", abs_tol=0.1)})
     claim.above("omitted_acc", 0.5)
     claim.below("hard_omitted_acc", 0.05)
-    claim.greater("omitted_acc_bias_fixed", "omitted_acc", paired=True)
+    claim.each_within("omitted_acc_bias_fixed", low=0.9)
 
 
 def test_distillation_epoch_time(bench, claim, teachers, device, cfg):
