@@ -104,7 +104,10 @@ def test_condition_number_grows_quadratically(claim):
 def test_whitened_convolution_beats_plain_map(device, cfg, seeds, claim):
     """Conv on whitened patches: ≤ 250 steps to 1%; plain n×n map: > 0.3 after all its steps."""
     result = run(cfg, device, seeds)
-    specs = {k: Metric("target", abs_tol=0.05) for k in result if k.startswith("plain")}
+    # at lr 1e-2 the plain map's training is unstable and its best loss spreads more (36 seeds:
+    # 0.823–0.926, 3-seed means 0.860–0.921; seeds 0–11 alone 0.914 ± 0.010)
+    specs = {k: Metric("target", abs_tol=0.1 if k.endswith("lr0.01") else 0.05)
+             for k in result if k.startswith("plain")}
     specs["conv_steps_to_1pct"] = Metric("lower", abs_tol=100)
     specs["conv_final_rel_loss"] = Metric("lower", abs_tol=1e-3)
     claim.record(result, specs)
