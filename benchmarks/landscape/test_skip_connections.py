@@ -50,6 +50,12 @@ baselines are in log10. On the same runs: test-accuracy gain −0.002–0.083 pe
 ≥ 0.015, full paired t ≥ 3.3 (one-sided p < 0.02); filter-normalized sharpness ratio 0.93–1.52 per seed,
 3-seed means ≥ 1.07, full lower bounds 1.02–1.23 (the closest margin of this benchmark); plain
 train accuracy 0.925–0.991, 3-seed means ≥ 0.947, full lower bounds ≥ 0.939.
+A held-out full-tier run (`--tier full --seed-offset 5900000`) then failed the sharpness claim:
+mean 1.151, lower 95% bound 0.998. Over 5 seeds that bound sits at 1.02–1.23, so it falls below 1
+about one run in fifteen; the full tier now trains at least 10 seeds for this test (as C3 trains 8
+pairs), where the same 50 seeds, taken 10 at a time, give lower bounds ≥ 1.088 for the sharpness
+ratio, ≥ 3.7× for the λ_max ratio's geometric mean, ≥ 0.951 for plain train accuracy and ≥ 0.019
+for the test-accuracy gain.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ from harness.ops.landscape import (
     seed_slice,
     top_eigenvalue,
 )
-from harness.seeds import torch_generator
+from harness.seeds import at_least, torch_generator
 from harness.train import TrainConfig, TrainData, train
 
 SLICE = np.linspace(-1, 1, 21)
@@ -86,9 +92,10 @@ class Config:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, batch_size=64, lr=1e-3, eval_every=10))
     directions: int = 5
     power_iters: int = 30
+    min_seeds: int = 3  # seeds trained at least: the full tier's 95% bounds need 10 (see below)
 
 
-TIERS = {"smoke": Config(), "full": Config(power_iters=60)}
+TIERS = {"smoke": Config(), "full": Config(power_iters=60, min_seeds=10)}
 
 
 def network(cfg: Config, residual: bool):
@@ -149,8 +156,9 @@ METRICS = {
 def test_plain_net_is_sharper_and_generalizes_worse(device, cfg, seeds, claim):
     """λ_max ratio ≥ 1.5 as a geometric mean, sharpness ratio > 1, residual ahead (paired), plain
     train acc ≥ 0.93."""
+    seeds = at_least(seeds, cfg.min_seeds)
     result = run(cfg, device, seeds)
-    claim.record(result, METRICS)
+    claim.record(result, METRICS, seeds=seeds)
     claim.at_least("log10_lambda_max_ratio", np.log10(1.5))
     claim.above("sharpness_ratio", 1.0)
     claim.greater("residual_test_acc", "plain_test_acc", 0.0, paired=True)
