@@ -108,7 +108,8 @@ def judge(claim) -> None:
 
 
 def test_features_collapse_after_zero_training_error(device, cfg, seeds, claim):
-    """NC1 falls ≥ 10× past zero training error (≥ 5× every seed); the class means' cosines approach −1/(C − 1)."""
+    """NC1 falls ≥ 10× past zero training error (≥ 5× every seed); the class means' cosines approach
+    −1/(C − 1)."""
     result = run(cfg, device, seeds)
     specs = {"nc1_at_fit": Metric("target", abs_tol=0.02), "nc1_end": Metric("lower", abs_tol=0.002),
              "nc1_fall": Metric("higher", abs_tol=5), "equiangle_at_fit": Metric("target", abs_tol=0.03),

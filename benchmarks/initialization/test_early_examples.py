@@ -142,7 +142,8 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
         pairs = output_variances(seeds, setting, cfg, device)
         # the variances spread over orders of magnitude (var_late 0.01 on most seeds, 1–3 on an
         # unsettled one), so they are stored in log10
-        out[f"{setting}_log10_var_early"], out[f"{setting}_log10_var_late"] = np.log10(pairs[:, 0]), np.log10(pairs[:, 1])
+        out[f"{setting}_log10_var_early"] = np.log10(pairs[:, 0])
+        out[f"{setting}_log10_var_late"] = np.log10(pairs[:, 1])
         out[f"{setting}_early_over_late"] = pairs[:, 0] / pairs[:, 1]
         out[f"{setting}_log10_early_over_late"] = np.log10(pairs[:, 0] / pairs[:, 1])
     return out
