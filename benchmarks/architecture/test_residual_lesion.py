@@ -82,11 +82,14 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 METRICS = {
     "residual_acc": Metric("higher", abs_tol=0.02),
-    "plain_acc": Metric("higher", abs_tol=0.03),
+    # the deep plain net trains poorly on some seeds: 0.451–0.966 over 60 smoke seeds, 3-seed means
+    # 0.674–0.929, against 0.882 ± 0.045 on seeds 0–11 (a held-out run was called a regression);
+    # what it loses by a deletion follows it, so both get a band that the lowest 3-seed mean fits in
+    "plain_acc": Metric("higher", abs_tol=0.25),
     "residual_median_drop": Metric("lower", abs_tol=0.02),
     "residual_max_drop": Metric("lower", abs_tol=0.1),
     "residual_max_drop_after_first": Metric("lower", abs_tol=0.05),
-    "plain_median_drop": Metric("target", abs_tol=0.1),
+    "plain_median_drop": Metric("target", abs_tol=0.25),
     "residual_acc_half_deleted": Metric("higher", abs_tol=0.1),
     "plain_acc_one_deleted": Metric("target", abs_tol=0.1),
 }
