@@ -111,6 +111,23 @@ def test_per_seed_band_counts_outliers():
     assert not v.passed and v.sentence.endswith("expected every seed in [2.000, 8.000]; 1 outside")
 
 
+def test_per_seed_band_can_allow_named_exceptions_and_open_ends():
+    one_out = [2.5, 3.0, 1.9]
+    assert verdicts.per_seed("g/p", "ratio", one_out, 2, 8, but=1).passed
+    assert not verdicts.per_seed("g/p", "ratio", [1.5, 3.0, 1.9], 2, 8, but=1).passed  # two outside
+    assert "every seed but 1 in [2.000, 8.000]; 1 outside" in verdicts.per_seed("g/p", "r", one_out, 2, 8, but=1).sentence
+    closed, opened = (verdicts.per_seed("g/p", "gap", [0.0, 0.1], 0.0, None, open_ends=o) for o in (False, True))
+    assert closed.passed and not opened.passed  # a gap of exactly 0 is inside [0, inf) but not (0, inf)
+    assert opened.name == "each in (0.000, inf)"
+
+
+def test_each_above_is_strict_and_counts_its_exceptions():
+    claim = Claim("g/p", "smoke", [0, 1, 2])
+    claim.record({"gap": [0.02, 0.0, 0.01]}, {"gap": Metric("higher", 0.01)})
+    assert not claim.each_above("gap", 0.0).passed
+    assert claim.each_above("gap", 0.0, but=1).passed
+
+
 def test_difference_uses_the_test_only_with_enough_seeds():
     small = verdicts.difference("g/p", "a", [0.9, 0.91], "b", [0.8, 0.95], 0.0, paired=False)
     assert small.passed and "Welch" not in small.sentence  # n=2: mean difference only

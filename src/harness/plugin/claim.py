@@ -147,9 +147,15 @@ class Claim:
     def below(self, metric: str, bound: float) -> Verdict:
         return self._threshold(metric, "<", bound)
 
-    def each_within(self, metric: str, low: float | None = None, high: float | None = None) -> Verdict:
+    def each_within(self, metric: str, low: float | None = None, high: float | None = None, *, but: int = 0) -> Verdict:
+        """Every seed in [low, high]; `but`: how many seeds may lie outside."""
         return self._judge((metric,), lambda: verdicts.per_seed(
-            self.where, metric, self.values(metric).tolist(), low, high))
+            self.where, metric, self.values(metric).tolist(), low, high, but=but))
+
+    def each_above(self, metric: str, bound: float, *, but: int = 0) -> Verdict:
+        """Every seed > bound (strictly: a gap of exactly 0 is no gap); `but`: how many seeds may not be."""
+        return self._judge((metric,), lambda: verdicts.per_seed(
+            self.where, metric, self.values(metric).tolist(), bound, None, open_ends=True, but=but))
 
     def greater(self, metric_a: str, metric_b: str, margin: float = 0.0, *, paired: bool = False) -> Verdict:
         return self._judge((metric_a, metric_b), lambda: verdicts.difference(

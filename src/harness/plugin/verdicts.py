@@ -29,13 +29,20 @@ def threshold(where: str, metric: str, summary: Summary, op: str, bound: float, 
     return Verdict("claim", f"{op} {fmt(bound)}", bool(passed), sentence, metric, bounds)
 
 
-def per_seed(where: str, metric: str, values, low: float | None, high: float | None) -> Verdict:
-    """Every seed's value within [low, high] (either end may be open)."""
-    bad = [v for v in values if (low is not None and v < low) or (high is not None and v > high)]
-    band = f"[{fmt(low) if low is not None else '-inf'}, {fmt(high) if high is not None else 'inf'}]"
-    sentence = (f"{where} {metric}: per-seed values {[fmt(v) for v in values]}, expected every seed in {band}"
+def per_seed(where: str, metric: str, values, low: float | None, high: float | None, *,
+             open_ends: bool = False, but: int = 0) -> Verdict:
+    """Every seed's value within [low, high] (either end may be None: unbounded), or within (low,
+    high) with open_ends; with `but`, up to that many seeds may lie outside (a claim on "every seed
+    but one" where a rare seed is known to go the other way)."""
+    outside = (lambda v: (low is not None and v <= low) or (high is not None and v >= high)) if open_ends else \
+        (lambda v: (low is not None and v < low) or (high is not None and v > high))
+    bad = [v for v in values if outside(v)]
+    left, right = "(" if open_ends else "[", ")" if open_ends else "]"
+    band = f"{left}{fmt(low) if low is not None else '-inf'}, {fmt(high) if high is not None else 'inf'}{right}"
+    allowed = f" but {but}" if but else ""
+    sentence = (f"{where} {metric}: per-seed values {[fmt(v) for v in values]}, expected every seed{allowed} in {band}"
                 + (f"; {len(bad)} outside" if bad else ""))
-    return Verdict("claim", f"each in {band}", not bad, sentence, metric, [low, high])
+    return Verdict("claim", f"each{allowed} in {band}", len(bad) <= but, sentence, metric, [low, high])
 
 
 def difference(where: str, name_a: str, a, name_b: str, b, margin: float, *, paired: bool) -> Verdict:
