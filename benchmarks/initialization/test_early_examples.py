@@ -46,6 +46,16 @@ variances, which spread over orders of magnitude, are stored in log10 (the basel
 called var_late 3.1 diverged against seeds 0–23's 0.11 ± 0.44, and in log10, against a re-recorded
 0–23 that held no unsettled seed, still did: its bands for what var_late drives now allow three
 decades on one seed).
+Held-out runs at `--seed-offset` 8100000 and 8300000 then failed the baseline's mean: two of three
+seeds low (log10 ratio 0.38, 1.91, 0.91; 2.53, 0.02, 1.42) moved the 3-seed mean 1.0–1.3 decades
+from the stored 2.34 ± 0.20. Over 63 held-out seeds (8100000–8100059, 8300000–8300002, in runs of
+3) the unsettled mode is commoner than on seeds 0–47: 10 seeds below 10× (3 of them below 1×,
+down to 0.67×) against 1 of 48; 3-seed means of the log10 ratio 0.98–2.41 (so the claims held on
+all 21 runs). A marginal seed's value also moves with the seeds trained beside it (8100014: 2.38
+among 24, 0.85 among 3). The smoke baseline is now stored over seeds 0–47, and what var_late
+drives has a band of 1.6 decades on the mean: with one seed in 6–10 unsettled, two in a run of 3
+move the mean by up to ~1.5, so for these metrics the baseline flags about what the 5× claim
+flags, and the claims are what guard the effect.
 """
 
 from __future__ import annotations
@@ -153,14 +163,14 @@ def test_early_examples_matter_more(device, cfg, seeds, claim):
     """Momentum SGD, constant lr (and, in the full tier, linear decay): var_early ≥ 5 × var_late as a
     geometric mean over base seeds, and var_early > var_late on every base seed but one."""
     result = run(cfg, device, seeds)
-    # one base seed in 10–30 ends unsettled (var_late 100× the others'): a second mode that the
-    # stored seeds may not hold, so the bands of what var_late drives allow 3 decades per seed; the
-    # claim on the geometric mean is what guards the effect
+    # one base seed in 6–30 ends unsettled (var_late 100× the others'): a second mode that the
+    # stored seeds may not hold, so the bands of what var_late drives allow 1.6 decades on a mean
+    # (two unsettled seeds of three) and 4.8 on one seed; the claims are what guard the effect
     unsettled = lambda k: "var_late" in k or "early_over_late" in k
-    specs = {k: Metric("target", abs_tol=(1.0 if unsettled(k) else 0.5) if "log10" in k else 5.0) for k in result}
+    specs = {k: Metric("target", abs_tol=(1.6 if unsettled(k) else 0.5) if "log10" in k else 5.0) for k in result}
     for setting in set(ASSERTED) & set(cfg.settings):
         specs[f"{setting}_early_over_late"] = Metric("higher", abs_tol=20.0)
-        specs[f"{setting}_log10_early_over_late"] = Metric("higher", abs_tol=1.0)
+        specs[f"{setting}_log10_early_over_late"] = Metric("higher", abs_tol=1.6)
     claim.record(result, specs)
     for setting in ASSERTED:
         if setting in cfg.settings:
