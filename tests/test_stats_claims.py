@@ -115,7 +115,8 @@ def test_per_seed_band_can_allow_named_exceptions_and_open_ends():
     one_out = [2.5, 3.0, 1.9]
     assert verdicts.per_seed("g/p", "ratio", one_out, 2, 8, but=1).passed
     assert not verdicts.per_seed("g/p", "ratio", [1.5, 3.0, 1.9], 2, 8, but=1).passed  # two outside
-    assert "every seed but 1 in [2.000, 8.000]; 1 outside" in verdicts.per_seed("g/p", "r", one_out, 2, 8, but=1).sentence
+    sentence = verdicts.per_seed("g/p", "r", one_out, 2, 8, but=1).sentence
+    assert "every seed but 1 in [2.000, 8.000]; 1 outside" in sentence
     closed, opened = (verdicts.per_seed("g/p", "gap", [0.0, 0.1], 0.0, None, open_ends=o) for o in (False, True))
     assert closed.passed and not opened.passed  # a gap of exactly 0 is inside [0, inf) but not (0, inf)
     assert opened.name == "each in (0.000, inf)"

@@ -22,7 +22,8 @@ copies above the mean of its ends, sup_α L((1 − α)θ_a + α·θ_b) − (L(θ
 Setting: digits, MLP 64-100-100-10, plain SGD, batch 32, 10 epochs with the lr falling linearly
 from 0.8 to 0. As in the paper the schedule is one: the parent trains its first k epochs, and its
 two copies (data orders from different seeds) continue the same schedule from epoch k
-(`TrainConfig.schedule_start`), so every solution is converged (final training loss ≤ 0.1 on all 273 held-out seeds below).
+(`TrainConfig.schedule_start`), so every solution is converged (final training loss ≤ 0.1 on
+all 273 held-out seeds below).
 Instability needs the large step: at lr 0.5 copies spawned at init were already connected
 (barriers 0.003–0.027 on 8 seeds; 0.003–0.05 on 18 more), and restarting the decay at 0.8 for the copies (instead of
 continuing it) left them unstable until ~6 epochs (first calibration). The barrier is measured on
