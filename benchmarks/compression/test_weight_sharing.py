@@ -17,6 +17,15 @@ Measured (cpu, 2 threads, smoke, 10 seeds): pruned + fine-tuned 0.967±0.005. Ac
 (−0.358 to −0.113). Compression vs dense float32, 5-bit indices and padding counted: pruned
 float32 8.1×, int8 23.0×, 5-bit k-means 28.3×, 1-bit 49.6× (Han reaches 40× on LeNet-300-100
 only with Huffman coding on top, which we do not model).
+
+A held-out full run (`--seed-offset 9900000`) failed the 1-bit claim on its one-sided 95% bound
+(mean −0.222, bound −0.085 at 5 seeds; one seed lost only 0.099). Over 165 held-out seeds (full:
+9900000–9900004 and 10000000–10000099; smoke: 10200000–10200059) the 1-bit loss is 0.24 ± 0.10
+(0.034–0.52 per seed; 13 seeds lose less than 0.1): 4 of 21 full runs of 5 seeds had a bound
+above −0.1, none of 10 runs of 10 (bounds ≤ −0.145). So the full tier trains at least 10 seeds
+(+~5 s). The smoke tier, judged on the mean of 3, had 3-seed means −0.37 to −0.148 over 20 runs;
+resampling the 165 seeds puts a 3-seed mean above −0.1 at 0.3% of runs. 5-bit k-means and int8
+stay within 0.006 and 0.002 on every one of the 165 seeds.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from harness.ops.prune import magnitude_masks, weight_names
 from harness.ops.quantize import quantize_symmetric
 from harness.ops.storage import compression_ratio
 from harness.ops.weight_sharing import largest_codebook, share_weights
+from harness.seeds import at_least
 from harness.train import TrainConfig, TrainData, train
 from harness.trained_models import Recipe, trained
 
@@ -71,12 +81,13 @@ class Config:
     widths: tuple = (64, 300, 100, 10)
     dense: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=64, lr=1e-3, eval_every=30))
     finetune: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=64, lr=1e-3, eval_every=20))
+    min_seeds: int = 3  # seeds trained at least: the full tier's 95% bound on the 1-bit loss needs 10 (see above)
 
 
 TIERS = {
     "smoke": Config(),
     "full": Config(dense=TrainConfig(epochs=60, batch_size=64, lr=1e-3, eval_every=60),
-                   finetune=TrainConfig(epochs=40, batch_size=64, lr=1e-3, eval_every=40)),
+                   finetune=TrainConfig(epochs=40, batch_size=64, lr=1e-3, eval_every=40), min_seeds=10),
 }
 
 
@@ -107,7 +118,9 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 @pytest.fixture(scope="module")
 def compressed(device, cfg, seeds):
-    return run(cfg, device, seeds)
+    """The seeds trained and each variant's results."""
+    seeds = at_least(seeds, cfg.min_seeds)
+    return seeds, run(cfg, device, seeds)
 
 
 METRICS = {
@@ -120,13 +133,14 @@ METRICS = {
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.id)
 def test_compressed_weights_keep_accuracy(compressed, variant, claim):
     """5-bit k-means and int8 stay within 0.01 of the pruned model; 1 bit loses ≥ 0.1."""
-    result = compressed[variant.id]
-    claim.record(result, METRICS)
+    seeds, results = compressed
+    result = results[variant.id]
+    claim.record(result, METRICS, seeds=seeds)
     most = int(result["distinct_values"].max())
     with claim.guards():  # the code's size and the bits it saves follow from the construction
         claim.check("codebook_size", most <= 2 ** variant.value_bits, f"at most {most} distinct weights in a layer",
                     f"≤ {2 ** variant.value_bits} (a {variant.value_bits}-bit code)")
-        claim.above("compression_ratio", compressed[PRUNED.id]["compression_ratio"].mean())  # fewer bits than float32
+        claim.above("compression_ratio", results[PRUNED.id]["compression_ratio"].mean())  # fewer bits than float32
     if variant.value_bits >= 5:
         claim.at_least("acc_change", -0.01)
     else:
