@@ -20,6 +20,11 @@ forgetting 0.981. Full tier (15 epochs per task, 5 seeds): 0.995±0.002 before, 
 task-incremental 0.866±0.076, average 0.486±0.003. Task-incremental drop (1 thread): smoke
 0.146±0.066 over seeds 0–11 (0.027–0.266), 0.093–0.282 on seeds 200000–200004; full 0.042–0.247
 (mean 0.154) over seeds 0–4 and 200000–200004.
+A whole full-tier run on held-out seeds (`--seed-offset 10300000`) failed the drop's one-sided 95%
+bound (mean 0.117 ± 0.116 at 5 seeds, bound 0.007). Over 110 held-out full-tier seeds (10300000
+and 10400000–10400099, trained 10 at a time) the drop is 0.129 ± 0.063 (0.031–0.34, every seed
+> 0.03): the bound at 5 seeds fell below 0.03 on 1 of 22 runs (2.4% when resampled), at 10 seeds
+on none of 11 (lowest 0.055; 0.0% resampled). So the full tier trains at least 10 seeds (+~1.5 s).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from harness import Metric
 from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.continual import average_accuracy, backward_transfer, forgetting, split_tasks, train_sequence
+from harness.seeds import at_least
 from harness.train import TrainConfig, train
 
 
@@ -38,9 +44,11 @@ class Config:
     widths: tuple = (64, 256, 256, 10)
     tasks: tuple = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=5, batch_size=32, lr=1e-3, eval_every=5))
+    min_seeds: int = 3  # seeds trained at least: the full tier's 95% bound on the drop needs 10 (see above)
 
 
-TIERS = {"smoke": Config(), "full": Config(train=TrainConfig(epochs=15, batch_size=32, lr=1e-3, eval_every=15))}
+TIERS = {"smoke": Config(),
+         "full": Config(train=TrainConfig(epochs=15, batch_size=32, lr=1e-3, eval_every=15), min_seeds=10)}
 
 
 def run(cfg: Config, device, seeds: list[int]) -> dict:
@@ -69,8 +77,9 @@ METRICS = {
 def test_second_task_erases_the_first(device, cfg, seeds, claim):
     """Class-incremental: A ≥ 0.95 before, < 0.1 after B; task-incremental reading keeps ≥ 0.7
     yet drops ≥ 0.03."""
+    seeds = at_least(seeds, cfg.min_seeds)
     result = run(cfg, device, seeds)
-    claim.record(result, METRICS)
+    claim.record(result, METRICS, seeds=seeds)
     claim.at_least("acc_A_before", 0.95)
     claim.below("acc_A_after", 0.1)
     claim.at_least("acc_A_after_task_il", 0.7)

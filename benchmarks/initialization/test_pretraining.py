@@ -18,6 +18,12 @@ at lr 3e-3, 17.8 s): pretrained 0.867±0.013 against random init 0.788±0.030, g
 At lr 1e-3: 50 epochs gain 0.070±0.031, 35 epochs 0.037±0.023 — too few steps and the gain
 fades. Full (140 epochs ≈ 1540 steps per layer at lr 1e-3): gain 0.087±0.024 / 0.079±0.019 /
 0.055±0.010 at 50 / 100 / 200 labels (first calibration: +0.100 / +0.089 / +0.067).
+A whole full-tier run on held-out seeds (`--seed-offset 10300000`) failed the 200-label claim's
+one-sided 95% bound (gain 0.050 ± 0.026 at 5 seeds, bound 0.025). Over 50 held-out full-tier
+seeds (10300000, 10500000–10900000, 10 at a time) the gain is 0.115 ± 0.038 at 50 labels (every
+seed ≥ 0.052), 0.084 ± 0.027 at 100 and 0.055 ± 0.017 at 200 (0.022–0.091; 4 seeds under 0.03).
+Resampled, the 200-label bound misses 0.03 on 13% of 5-seed runs and 0.08% of 10-seed runs (the
+5 runs of 10: bounds ≥ 0.041). So the full tier trains at least 10 seeds (~88 s for 10 seeds).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from harness.data import load_dataset
 from harness.models import mlp
 from harness.ops.continual import class_balanced_sample
 from harness.ops.pretraining import pretrain_stack
-from harness.seeds import SeedGrid
+from harness.seeds import SeedGrid, at_least
 from harness.train import TrainConfig, TrainData, init_params, train
 
 HIDDEN = (256, 256, 256)
@@ -44,9 +50,11 @@ class Config:
     pretrain_epochs: int = 25  # 11 steps per epoch on 1300 inputs at batch 128
     pretrain_lr: float = 3e-3
     finetune_steps: int = 500
+    min_seeds: int = 3  # seeds trained at least: the full tier's 95% bound at 200 labels needs 10 (see above)
 
 
-TIERS = {"smoke": Config(), "full": Config(labels=(50, 100, 200), pretrain_epochs=140, pretrain_lr=1e-3)}
+TIERS = {"smoke": Config(),
+         "full": Config(labels=(50, 100, 200), pretrain_epochs=140, pretrain_lr=1e-3, min_seeds=10)}
 
 
 def finetune_accuracy(stack: list[dict], n_labels: int, cfg: Config, device, seeds: list[int]) -> tuple:
@@ -84,9 +92,10 @@ def run(cfg: Config, device, seeds: list[int]) -> dict:
 
 def test_pretraining_helps_with_few_labels(cfg, device, tier, seeds, claim):
     """Mean gain of the pretrained init ≥ 0.03 at 50 labels (and 200 in the full tier)."""
+    seeds = at_least(seeds, cfg.min_seeds)
     result = run(cfg, device, seeds)
     claim.record(result, {k: Metric("higher" if k.startswith(("gain", "pretrained")) else "target", abs_tol=0.03)
-                          for k in result})
+                          for k in result}, seeds=seeds)
     for n in cfg.labels:
         if n in (50, 200):
             claim.at_least(f"gain_{n}", 0.03)
