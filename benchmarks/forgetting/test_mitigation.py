@@ -8,15 +8,15 @@ in class-incremental learning from van de Ven & Tolias 2019, "Three scenarios fo
 
 Claims (each against plain fine-tuning of the same network in the same setting):
 - HAT, task-incremental permuted digits (one head per task): forgetting ≤ 0.02, while plain
-  fine-tuning forgets ≥ 0.1 (HAT lower by > 0.05, paired), and task A ends > 0.05 more accurate
-  under HAT (paired).
+  fine-tuning forgets ≥ 0.1 (HAT lower by > 0.05, paired), and (full tier, 10 seeds) task A ends
+  > 0.05 more accurate under HAT (paired).
 - Replay of 20 stored examples per class, class-incremental split digits: average accuracy > 0.8,
   > 0.5 above plain fine-tuning.
 - EWC, domain-incremental permuted digits (shared head): average accuracy > 0.08 above plain.
 - EWC, class-incremental split digits: average accuracy stays < 0.3 — the penalty cannot keep old
   classes' outputs alive when the new task's loss never asks for them — although EWC is working:
   read task-incrementally (the argmax over each task's own classes) its average accuracy is
-  > 0.15 above plain fine-tuning's (paired). The second half tells a working EWC from a no-op,
+  > 0.1 above plain fine-tuning's (paired). The second half tells a working EWC from a no-op,
   which the first cannot: with EWC switched off the class-incremental figure is the same ~0.18.
 
 Setting: digits (1300 train / 497 test), MLP 64-256-256 ReLU (HAT and its control in the smoke
@@ -80,6 +80,25 @@ Measured (cpu, 2 threads, 5 seeds):
   runs of 5 miss p < 0.05 (max p 0.115), none of 8 runs of 10 (max p 0.008). So the full tier
   trains the domain-incremental pair on at least 10 seeds (+~4 s). In the smoke tier, judged on
   the mean, 3-seed means are 0.088–0.21 over 28 runs.
+- Another held-out full run (`--seed-offset 11500000`) failed the class-incremental claim's second
+  half: task-incremental gain 0.221, paired p = 0.090 against the margin of 0.15. Over 90 held-out
+  seeds (11500000–11500009, 11600000–11600079; the split settings are the same in both tiers) the
+  gain is 0.243 ± 0.084 (0.023–0.41; 11 seeds under 0.15), below the 0.30 of the 10 seeds the
+  margin was set on. Resampled, a margin of 0.15 fails 3.2% of 3-seed means and 37% of paired
+  tests at 5 seeds (7% at 10). The margin is now 0.1, about 40% of the measured gain and far
+  from EWC switched off (gain 0): 0.27% of 3-seed means and 0.07% of paired tests at 10 seeds fall
+  short. The full tier trains both EWC pairs on at least 10 seeds.
+- The same seed set then turned the smoke tier's HAT claim red: task A's paired gap −0.013 on
+  seeds 11500000–11500002 against > 0.05. Over 60 held-out smoke seeds (11500000–11500002,
+  12200000–12200056) HAT forgets 0.000 on every seed and its control 0.089–0.36 (3-seed means
+  ≥ 0.165), but the task-A gap is 0.161 ± 0.113 (−0.056–0.48): 3-seed means −0.013–0.245, and
+  resampled, 3.3% of them fall short of 0.05. More seeds do not mend it in the smoke tier: from 5
+  seeds on the comparison is a paired t-test, and at 6 seeds (0.059, p = 0.42; 0.126, p = 0.09 on
+  two held-out sets) the spread defeats it, and even the sign fails on that first set (−0.013).
+  So the smoke tier records the gap and does not assert it (HAT's claims there are the
+  forgetting ones, which held on all 60 seeds), and the full tier asserts it on at least 10 seeds
+  of HAT and its control (margin 0.05, paired; set by this reasoning, not by a held-out
+  full-tier measurement; 21 s for the test).
 """
 
 from __future__ import annotations
@@ -121,11 +140,13 @@ class Config:
     ewc_strength: float = 300.0
     fisher_examples: int | None = None  # rows per task the Fisher is estimated on (None: all)
     fisher: str = "true"  # Kirkpatrick et al.'s; "empirical" squares the gradient at the true label
-    domain_min_seeds: int = 3  # seeds of the domain-incremental pair at least: the full tier's paired test needs 10
+    ewc_min_seeds: int = 3  # seeds of each EWC test and its control at least: the full tier's paired tests need 10
+    hat_min_seeds: int = 3  # ... and of HAT and its control
+    task_a_gap_claimed: bool = False  # the task-A gap spreads 0.16 ± 0.11 between seeds: 3 cannot show it (see above)
 
 
 TIERS = {"smoke": Config(),
-         "full": Config(hat_hidden=(256, 256), domain_min_seeds=10,
+         "full": Config(hat_hidden=(256, 256), ewc_min_seeds=10, hat_min_seeds=10, task_a_gap_claimed=True,
                         hat=TrainConfig(epochs=15, batch_size=32, optimizer="sgd", lr=0.1, eval_every=15))}
 
 
@@ -196,13 +217,24 @@ def _record(claim, outcome, method: str, control: str, metrics=("avg_acc", "forg
     claim.record(values, specs, seeds=seeds)
 
 
-def test_hat_prevents_forgetting(outcome, claim):
-    """HAT forgetting ≤ 0.02 where fine-tuning forgets ≥ 0.1; task A kept better (paired)."""
-    _record(claim, outcome, "hat", "hat_control", ("avg_acc", "forgetting", "acc_first_task"))
+def method_and_control(outcome, cfg, device, seeds, names: tuple, min_seeds: int) -> tuple:
+    """The seeds and results of a method and its control: the module's shared runs, unless the
+    paired test wants more seeds than the tier's (then the pair trains on its own)."""
+    more = at_least(seeds, min_seeds)
+    if more == list(seeds):
+        return seeds, outcome
+    return more, run(cfg, device, more, names=names).__getitem__
+
+
+def test_hat_prevents_forgetting(outcome, claim, device, cfg, seeds):
+    """HAT forgetting ≤ 0.02 where fine-tuning forgets ≥ 0.1; task A kept better (paired; full tier)."""
+    seeds, results = method_and_control(outcome, cfg, device, seeds, ("hat", "hat_control"), cfg.hat_min_seeds)
+    _record(claim, results, "hat", "hat_control", ("avg_acc", "forgetting", "acc_first_task"), seeds=seeds)
     claim.at_most("hat_forgetting", 0.02)
     claim.at_least("hat_control_forgetting", 0.1)
     claim.greater("hat_control_forgetting", "hat_forgetting", 0.05, paired=True)
-    claim.greater("hat_acc_first_task", "hat_control_acc_first_task", 0.05, paired=True)
+    if cfg.task_a_gap_claimed:
+        claim.greater("hat_acc_first_task", "hat_control_acc_first_task", 0.05, paired=True)
 
 
 def test_replay_rescues_class_incremental(outcome, claim):
@@ -212,25 +244,26 @@ def test_replay_rescues_class_incremental(outcome, claim):
     claim.greater("split_replay_avg_acc", "split_plain_avg_acc", 0.5, paired=True)
 
 
-def test_ewc_helps_domain_incremental(claim, device, cfg, seeds):
+def test_ewc_helps_domain_incremental(outcome, claim, device, cfg, seeds):
     """Permuted digits, shared head: EWC's average accuracy > 0.08 above fine-tuning (paired)."""
-    seeds = at_least(seeds, cfg.domain_min_seeds)  # no other test reads the permuted pair
-    results = run(cfg, device, seeds, names=("permuted_plain", "permuted_ewc"))
-    _record(claim, results.__getitem__, "permuted_ewc", "permuted_plain", seeds=seeds)
+    seeds, results = method_and_control(outcome, cfg, device, seeds, ("permuted_plain", "permuted_ewc"),
+                                        cfg.ewc_min_seeds)
+    _record(claim, results, "permuted_ewc", "permuted_plain", seeds=seeds)
     claim.greater("permuted_ewc_avg_acc", "permuted_plain_avg_acc", 0.08, paired=True)
 
 
-def test_ewc_does_not_fix_class_incremental(outcome, claim):
+def test_ewc_does_not_fix_class_incremental(outcome, claim, device, cfg, seeds):
     """Split digits, shared head: EWC's average accuracy stays < 0.3 (fine-tuning: ~0.18), while
-    its task-incremental reading is > 0.15 above fine-tuning's (EWC is on and keeps the old weights)."""
-    _record(claim, outcome, "split_ewc", "split_plain", ("avg_acc", "forgetting", "avg_acc_task_il"))
+    its task-incremental reading is > 0.1 above fine-tuning's (EWC is on and keeps the old weights)."""
+    seeds, results = method_and_control(outcome, cfg, device, seeds, ("split_plain", "split_ewc"), cfg.ewc_min_seeds)
+    _record(claim, results, "split_ewc", "split_plain", ("avg_acc", "forgetting", "avg_acc_task_il"), seeds=seeds)
     judge_ewc_class_incremental(claim)
 
 
 def judge_ewc_class_incremental(claim) -> None:
     """F2's class-incremental claims on a recorded run (also applied to EWC switched off, where they must fail)."""
     claim.below("split_ewc_avg_acc", 0.3)
-    claim.greater("split_ewc_avg_acc_task_il", "split_plain_avg_acc_task_il", 0.15, paired=True)
+    claim.greater("split_ewc_avg_acc_task_il", "split_plain_avg_acc_task_il", 0.1, paired=True)
 
 
 def test_hat_epoch_time(bench, claim, device, seeds):
